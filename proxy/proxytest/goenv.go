@@ -1,0 +1,67 @@
+package proxytest
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// GoEnv returns an environment for running the real go command against
+// proxyURL (this upstream itself, or a modgate in front of it) while
+// verifying against this upstream's checksum database. It starts from
+// os.Environ without any GO* variable and sets:
+//
+//	GOPROXY=proxyURL (no "direct" fallback), GOSUMDB=u.GOSUMDB(),
+//	GONOSUMDB= GONOSUMCHECK= GOPRIVATE= GONOPROXY= GOINSECURE=,
+//	GOFLAGS=-modcacherw, GOMODCACHE, GOPATH and HOME in fresh temp dirs,
+//	GOTOOLCHAIN=local, GOTELEMETRY=off, GOWORK=off, GO111MODULE=on,
+//	GOENV=off, and GOCACHE kept from the caller so builds stay warm.
+//
+// Reuse the slice for every go command of one test that should share a
+// module cache; call GoEnv again for a cold one.
+func (u *Upstream) GoEnv(t testing.TB, proxyURL string) []string {
+	t.Helper()
+	return GoEnvFor(t, proxyURL, u.GOSUMDB())
+}
+
+// GoEnvFor is [Upstream.GoEnv] with an explicit GOSUMDB value (for
+// example "off", or a key pointing at a modgate's own /sumdb/ route).
+func GoEnvFor(t testing.TB, proxyURL, gosumdb string) []string {
+	t.Helper()
+	gocache := os.Getenv("GOCACHE")
+	if gocache == "" {
+		out, err := exec.Command("go", "env", "GOCACHE").Output()
+		if err != nil {
+			t.Fatalf("proxytest.GoEnv: go env GOCACHE: %v", err)
+		}
+		gocache = strings.TrimSpace(string(out))
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "HOME=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	home := t.TempDir()
+	return append(env,
+		"HOME="+home,
+		"GOPROXY="+proxyURL,
+		"GOSUMDB="+gosumdb,
+		"GONOSUMDB=",
+		"GONOSUMCHECK=",
+		"GOPRIVATE=",
+		"GONOPROXY=",
+		"GOINSECURE=",
+		"GOFLAGS=-modcacherw",
+		"GOMODCACHE="+t.TempDir(),
+		"GOPATH="+t.TempDir(),
+		"GOCACHE="+gocache,
+		"GOTOOLCHAIN=local",
+		"GOTELEMETRY=off",
+		"GOWORK=off",
+		"GO111MODULE=on",
+		"GOENV=off",
+	)
+}
