@@ -135,6 +135,11 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-u.done:
+			// Returning would send an empty 200; drop the connection
+			// so the client sees the failure.
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
 		}
 		return
 	}
