@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fixtureDir is the repository's shared fixture modules.
@@ -106,5 +107,104 @@ func TestGoCommandDetectsTamperedZip(t *testing.T) {
 	t.Logf("go mod download (tampered):\n%s", out)
 	if !strings.Contains(out, "SECURITY ERROR") || !strings.Contains(out, "checksum mismatch") {
 		t.Errorf("go mod download of a tampered zip: want SECURITY ERROR checksum mismatch, got:\n%s", out)
+	}
+}
+
+func TestGoCommandEdgeModules(t *testing.T) {
+	requireGo(t)
+	t.Parallel()
+	u := New(t, loadFixtures(t))
+	env := u.GoEnv(t, u.URL)
+	dir := tempModule(t)
+	tests := []struct {
+		query       string
+		wantVersion string
+	}{
+		{"example.com/Upper/Case@v1.0.0", "v1.0.0"},
+		{"example.com/hello/v2@v2.0.0", "v2.0.0"},
+		{"example.com/nomod@v1.0.0", "v1.0.0"},
+		{"example.com/hello@master", "v1.2.0"},
+		{"example.com/hello@abcdef123456", "v1.2.0"},
+		{"example.com/hello@latest", "v1.2.0"},
+		{"example.com/deprecated@latest", "v1.1.0"},
+		{"example.com/retracted@v1.0.1", "v1.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			out, err := runGo(t, dir, env, "mod", "download", "-json", tt.query)
+			if err != nil {
+				t.Fatalf("go mod download %s: %v\n%s", tt.query, err, out)
+			}
+			var dl struct{ Path, Version, Sum, GoModSum string }
+			if err := json.Unmarshal([]byte(out), &dl); err != nil {
+				t.Fatalf("decode: %v\n%s", err, out)
+			}
+			zh, mh := u.SumDBHash(dl.Path, dl.Version)
+			if dl.Version != tt.wantVersion || dl.Sum != zh || dl.GoModSum != mh {
+				t.Errorf("go mod download %s = %s %s %s, want %s %s %s", tt.query, dl.Version, dl.Sum, dl.GoModSum, tt.wantVersion, zh, mh)
+			}
+		})
+	}
+
+	// The go command sees retractions and deprecations in the fixtures.
+	out, err := runGo(t, dir, env, "list", "-m", "-retracted", "-versions", "-json", "example.com/retracted")
+	if err != nil {
+		t.Fatalf("go list -m -retracted: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"Versions": [`) || !strings.Contains(out, `"v1.0.1"`) {
+		t.Errorf("go list -m -retracted -versions lacks v1.0.1:\n%s", out)
+	}
+	out, err = runGo(t, dir, env, "list", "-m", "-retracted", "-json", "example.com/retracted@v1.0.1")
+	if err != nil || !strings.Contains(out, "broken: panics on init") {
+		t.Errorf("go list -m -retracted example.com/retracted@v1.0.1 lacks the rationale: %v\n%s", err, out)
+	}
+	out, err = runGo(t, dir, env, "list", "-m", "-u", "-json", "example.com/deprecated@v1.1.0")
+	if err != nil || !strings.Contains(out, "use example.com/hello instead.") {
+		t.Errorf("go list -m -u example.com/deprecated@v1.1.0 lacks the deprecation: %v\n%s", err, out)
+	}
+}
+
+func TestGoCommandSeesAddedRelease(t *testing.T) {
+	requireGo(t)
+	t.Parallel()
+	u := New(t, loadFixtures(t))
+	env := u.GoEnv(t, u.URL)
+	dir := tempModule(t)
+	if out, err := runGo(t, dir, env, "get", "example.com/hello@latest"); err != nil {
+		t.Fatalf("go get hello@latest: %v\n%s", err, out)
+	}
+	u.Add(Module{Path: "example.com/hello", Version: "v1.4.0", Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		GoMod: []byte("module example.com/hello\n\ngo 1.21\n"),
+		Files: map[string]string{"hello.go": "package hello\n\nfunc Greet(name string) string { return name }\n"}})
+	// The go command already holds an older signed tree in GOPATH/pkg/sumdb;
+	// the grown tree must be accepted as consistent with it.
+	out, err := runGo(t, dir, env, "get", "example.com/hello@latest")
+	if err != nil {
+		t.Fatalf("go get hello@latest after Add: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "v1.4.0") {
+		t.Errorf("go get hello@latest after Add did not pick v1.4.0:\n%s", out)
+	}
+}
+
+func TestGoCommandLargeModule(t *testing.T) {
+	requireGo(t)
+	t.Parallel()
+	const size = 4 << 20
+	m := LargeModule(t, "example.com/large", "v1.0.0", size)
+	u := New(t, []Module{m})
+	out, err := runGo(t, tempModule(t), u.GoEnv(t, u.URL), "mod", "download", "-json", "example.com/large@v1.0.0")
+	if err != nil {
+		t.Fatalf("go mod download large: %v\n%s", err, out)
+	}
+	var dl struct{ Zip, Sum string }
+	if err := json.Unmarshal([]byte(out), &dl); err != nil {
+		t.Fatal(err)
+	}
+	if zh, _ := u.SumDBHash(m.Path, m.Version); dl.Sum != zh {
+		t.Errorf("large module Sum = %s, want %s", dl.Sum, zh)
+	}
+	if fi, err := os.Stat(dl.Zip); err != nil || fi.Size() < size {
+		t.Errorf("downloaded large zip: %v, size < %d", err, size)
 	}
 }

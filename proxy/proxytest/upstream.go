@@ -43,6 +43,7 @@ import (
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
+	modzip "golang.org/x/mod/zip"
 )
 
 // DefaultSumDBName is the checksum database name used unless
@@ -245,7 +246,13 @@ func (u *Upstream) AddModule(m Module) error {
 			return err
 		}
 	}
-	var err error
+	cf, err := modzip.CheckZip(module.Version{Path: m.Path, Version: m.Version}, e.zipPath)
+	if err == nil {
+		err = cf.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: invalid module zip: %w", m, err)
+	}
 	if e.zipHash, err = dirhash.HashZip(e.zipPath, dirhash.Hash1); err != nil {
 		return fmt.Errorf("%s: hash zip: %w", m, err)
 	}
