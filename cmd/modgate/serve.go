@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/checksum"
+	"github.com/modgate/modgate/proxy/storage"
+	"github.com/modgate/modgate/proxy/upstream"
+)
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// loadServeConfig resolves the configuration for serve-like commands.
+func loadServeConfig(ctx context.Context, app *App, name string, args []string) (*Config, goEnv, *flagSetResult, error) {
+	ge := readGoEnv(ctx, app)
+	cfg := defaultConfig(app, ge)
+	if path := configPath(app, args); path != "" {
+		if err := loadConfigFile(path, &cfg); err != nil {
+			return nil, ge, nil, &exitError{code: 2, err: err}
+		}
+	}
+	fs := newFlagSet(app, name, "[flags]")
+	bindServeFlags(fs, &cfg)
+	if err := applyEnv(app, fs); err != nil {
+		return nil, ge, nil, err
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, ge, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, ge, nil, &exitError{code: 2, err: fmt.Errorf("invalid configuration: %w", err)}
+	}
+	return &cfg, ge, &flagSetResult{args: fs.Args()}, nil
+}
+
+type flagSetResult struct{ args []string }
+
+// server is a wired modgate proxy server.
+type server struct {
+	handler http.Handler
+	proxy   *proxy.Proxy
+	store   storage.Storage
+	logger  *slog.Logger
+}
+
+// newServer wires storage, upstream, verification and the handlers.
+func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
+	level, _ := parseLevel(cfg.LogLevel)
+	logger := app.Logger(cfg.LogFormat == "json", level)
+	store, err := storage.NewDisk(cfg.StorageDir)
+	if err != nil {
+		return nil, err
+	}
+	newClient := func(list string) (*upstream.Client, error) {
+		entries, err := upstream.ParseList(list)
+		if err != nil {
+			return nil, err
+		}
+		c := &upstream.Client{Entries: entries, Timeout: cfg.UpstreamTimeout, IdleTimeout: cfg.UpstreamIdleTimeout,
+			MaxConcurrent: cfg.UpstreamConcurrency, Logger: logger}
+		for _, w := range c.Check() {
+			logger.Warn(w)
+		}
+		return c, nil
+	}
+	up, err := newClient(cfg.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	var privUp proxy.Fetcher
+	if cfg.PrivateUpstream != "" {
+		c, err := newClient(cfg.PrivateUpstream)
+		if err != nil {
+			return nil, fmt.Errorf("private_upstream: %w", err)
+		}
+		privUp = c
+	}
+	db, err := parseSumDB(cfg, ge.GOROOT)
+	if err != nil {
+		return nil, err
+	}
+	if db == nil {
+		logger.Warn("checksum database disabled (sumdb: off): artifacts are checked for structure only")
+	}
+	// Private modules are never looked up in the public database.
+	nosum := joinPatterns(cfg.NoSumDB, cfg.Private)
+	verifier := &checksum.Verifier{DB: db, NoSumDB: nosum, Upstream: up, Store: store, Timeout: cfg.UpstreamTimeout, Logger: logger}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p := &proxy.Proxy{
+		Upstream:    up,
+		Private:     cfg.Private,
+		Verifier:    verifier,
+		Store:       store,
+		ListTTL:     cfg.ListTTL,
+		NotFoundTTL: cfg.NotFoundTTL,
+		Logger:      logger,
+		Metrics:     proxy.NewMetrics(reg),
+	}
+	if privUp != nil {
+		p.PrivateUpstream = privUp
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := p.Ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	sumdb := &checksum.Passthrough{Verifier: verifier, Logger: logger}
+	prefix := cfg.PathPrefix
+	mux.Handle(prefix+"/sumdb/", http.StripPrefix(prefix, sumdb))
+	if prefix == "" {
+		mux.Handle("/", p)
+	} else {
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, p))
+	}
+	var h http.Handler = mux
+	if cfg.AccessLog {
+		h = accessLog(logger, h)
+	}
+	return &server{handler: h, proxy: p, store: store, logger: logger}, nil
+}
+
+func joinPatterns(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "," + b
+}
+
+func runServe(ctx context.Context, app *App, args []string) error {
+	cfg, ge, _, err := loadServeConfig(ctx, app, "serve", args)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(app, cfg, ge)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(srv.logger.Handler(), slog.LevelWarn),
+	}
+	srv.logger.Info("modgate serving", "addr", "http://"+ln.Addr().String()+cfg.PathPrefix, "storage", cfg.StorageDir,
+		"upstream", redactList(cfg.Upstream), "version", buildVersion())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	srv.logger.Info("shutting down; finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	srv.proxy.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	srv.logger.Info("stopped")
+	return nil
+}
+
+// redactList hides credentials in an upstream list for logging.
+func redactList(list string) string {
+	entries, err := upstream.ParseList(list)
+	if err != nil {
+		return "(invalid)"
+	}
+	var parts []string
+	for _, e := range entries {
+		parts = append(parts, upstream.Redact(e.URL))
+	}
+	return strings.Join(parts, ",")
+}
+
+// accessLog logs one line per request.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rw.status),
+			slog.Int64("bytes", rw.n), slog.Duration("dur", time.Since(start)), slog.String("remote", r.RemoteAddr))
+	})
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+	wrote  bool
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if !c.wrote {
+		c.status, c.wrote = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.wrote = true
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -1,0 +1,309 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/modgate/modgate/proxy/storage"
+)
+
+// Storage layout. Every key is built from escaped paths and versions:
+//
+//	mod/<path>/@v/<version>.info|.mod|.zip   verified artifacts
+//	mod/<path>/@v/<version>.commit           per-version commit record
+//	meta/<path>/list                         last upstream list + fetch time
+//	meta/<path>/latest                       last upstream @latest answer
+//	meta/<path>/firstseen                    when each version first appeared
+//	sumdb/<name>/...                         checksum database state
+//
+// An artifact is visible only when the version's commit record lists it
+// with its size and hash. The record is rewritten (atomically) after the
+// artifact itself is in place, so a crash between the two leaves an
+// invisible artifact that the next fetch overwrites.
+func artifactKey(escPath, escVer string, kind Kind) string {
+	return "mod/" + escPath + "/@v/" + escVer + "." + string(kind)
+}
+
+func commitKey(escPath, escVer string) string {
+	return "mod/" + escPath + "/@v/" + escVer + ".commit"
+}
+
+func metaKey(escPath, name string) string { return "meta/" + escPath + "/" + name }
+
+// commitRecord is the per-version commit marker.
+type commitRecord struct {
+	Files map[Kind]fileRecord `json:"files"`
+}
+
+// fileRecord describes one committed artifact.
+type fileRecord struct {
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256"`
+	H1        string    `json:"h1,omitempty"` // checksum database hash (mod, zip)
+	Committed time.Time `json:"committed"`
+	// Time is the version's .info time (info only), kept so decisions
+	// need not reopen the file.
+	Time time.Time `json:"time,omitzero"`
+}
+
+func (f fileRecord) etag() string { return `"` + f.SHA256[:32] + `"` }
+
+// artifactCache is the verified-artifact layer over a Storage. It keeps
+// commit records and small artifacts in memory so cache hits do not touch
+// the disk.
+type artifactCache struct {
+	store storage.Storage
+
+	// mu protects records and small.
+	mu      sync.RWMutex
+	records map[string]*commitRecord // by commitKey
+	small   map[string][]byte        // by artifactKey, for small artifacts
+	smallSz int64
+
+	// versionLocks serializes commit-record updates per version.
+	versionLocks sync.Map // commitKey -> *sync.Mutex
+}
+
+const (
+	maxRecords   = 1 << 18
+	maxSmallFile = 64 << 10
+	maxSmallSize = 128 << 20
+)
+
+func newArtifactCache(s storage.Storage) *artifactCache {
+	return &artifactCache{store: s, records: make(map[string]*commitRecord), small: make(map[string][]byte)}
+}
+
+// record returns the version's commit record, or nil if none.
+func (c *artifactCache) record(ctx context.Context, ck string) (*commitRecord, error) {
+	c.mu.RLock()
+	rec, ok := c.records[ck]
+	c.mu.RUnlock()
+	if ok {
+		return rec, nil
+	}
+	b, err := c.store.Get(ctx, ck)
+	if storage.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	rec = new(commitRecord)
+	if err := json.NewDecoder(io.LimitReader(b, 1<<20)).Decode(rec); err != nil {
+		// A corrupt record hides the version; the next fetch rewrites it.
+		return nil, nil
+	}
+	c.remember(ck, rec)
+	return rec, nil
+}
+
+func (c *artifactCache) remember(ck string, rec *commitRecord) {
+	c.mu.Lock()
+	if len(c.records) >= maxRecords {
+		// Crude but bounded: forget everything; records reload on demand.
+		c.records = make(map[string]*commitRecord)
+	}
+	c.records[ck] = rec
+	c.mu.Unlock()
+}
+
+// cached describes a committed artifact ready to serve.
+type cached struct {
+	rec  fileRecord
+	data []byte       // set for small artifacts held in memory
+	blob storage.Blob // set otherwise; caller closes
+}
+
+func (a *cached) Close() {
+	if a.blob != nil {
+		a.blob.Close()
+	}
+}
+
+// content returns the artifact's bytes (small artifacts only).
+func (a *cached) content() ([]byte, error) {
+	if a.data != nil {
+		return a.data, nil
+	}
+	if _, err := a.blob.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(a.blob, a.rec.Size+1))
+}
+
+// get returns the committed artifact, or (nil, nil) when absent.
+func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Kind) (*cached, error) {
+	ck := commitKey(escPath, escVer)
+	rec, err := c.record(ctx, ck)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	fr, ok := rec.Files[kind]
+	if !ok {
+		return nil, nil
+	}
+	ak := artifactKey(escPath, escVer, kind)
+	c.mu.RLock()
+	data, ok := c.small[ak]
+	c.mu.RUnlock()
+	if ok {
+		return &cached{rec: fr, data: data}, nil
+	}
+	b, err := c.store.Get(ctx, ak)
+	if storage.IsNotExist(err) {
+		return nil, nil // record without file: treat as a miss and refetch
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.Size() != fr.Size {
+		b.Close()
+		return nil, nil // torn or replaced file: refetch
+	}
+	if fr.Size <= maxSmallFile {
+		data, err := io.ReadAll(b)
+		b.Close()
+		if err != nil {
+			return nil, err
+		}
+		c.keepSmall(ak, data)
+		return &cached{rec: fr, data: data}, nil
+	}
+	return &cached{rec: fr, blob: b}, nil
+}
+
+func (c *artifactCache) keepSmall(ak string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.small[ak]; ok {
+		return
+	}
+	if c.smallSz+int64(len(data)) > maxSmallSize {
+		c.small = make(map[string][]byte)
+		c.smallSz = 0
+	}
+	c.small[ak] = data
+	c.smallSz += int64(len(data))
+}
+
+// filePutter is implemented by storage backends that can adopt a local
+// file without copying it (the disk backend renames it into place).
+type filePutter interface {
+	TempFile() (*os.File, error)
+	PutFile(ctx context.Context, key, path string) error
+}
+
+// commit stores a verified artifact from the local file at path (which is
+// consumed) and then records it in the version's commit record.
+func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind Kind, path string, fr fileRecord) error {
+	ak := artifactKey(escPath, escVer, kind)
+	if fp, ok := c.store.(filePutter); ok {
+		if err := fp.PutFile(ctx, ak, path); err != nil {
+			return err
+		}
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = c.store.Put(ctx, ak, f)
+		f.Close()
+		os.Remove(path)
+		if err != nil {
+			return err
+		}
+	}
+	ck := commitKey(escPath, escVer)
+	muAny, _ := c.versionLocks.LoadOrStore(ck, new(sync.Mutex))
+	mu := muAny.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	rec, err := c.record(ctx, ck)
+	if err != nil {
+		return err
+	}
+	next := &commitRecord{Files: make(map[Kind]fileRecord)}
+	if rec != nil {
+		for k, v := range rec.Files {
+			next.Files[k] = v
+		}
+	}
+	next.Files[kind] = fr
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if err := c.store.Put(ctx, ck, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("write commit record: %w", err)
+	}
+	c.mu.Lock()
+	delete(c.small, ak) // a replaced artifact must not be served stale
+	c.mu.Unlock()
+	c.remember(ck, next)
+	return nil
+}
+
+// forget drops an artifact from the commit record (used by cache verify
+// --purge) so it is refetched.
+func (c *artifactCache) forget(ctx context.Context, escPath, escVer string, kind Kind) error {
+	ck := commitKey(escPath, escVer)
+	muAny, _ := c.versionLocks.LoadOrStore(ck, new(sync.Mutex))
+	mu := muAny.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	rec, err := c.record(ctx, ck)
+	if err != nil || rec == nil {
+		return err
+	}
+	next := &commitRecord{Files: make(map[Kind]fileRecord)}
+	for k, v := range rec.Files {
+		if k != kind {
+			next.Files[k] = v
+		}
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if err := c.store.Put(ctx, ck, bytes.NewReader(data)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.small, artifactKey(escPath, escVer, kind))
+	c.mu.Unlock()
+	c.remember(ck, next)
+	return c.store.Delete(ctx, artifactKey(escPath, escVer, kind))
+}
+
+// hashingWriter computes the SHA-256 and size of what passes through.
+type hashingWriter struct {
+	w    io.Writer
+	h    hashState
+	size int64
+}
+
+type hashState interface {
+	io.Writer
+	Sum([]byte) []byte
+}
+
+func newHashingWriter(w io.Writer) *hashingWriter { return &hashingWriter{w: w, h: sha256.New()} }
+
+func (hw *hashingWriter) Write(p []byte) (int, error) {
+	n, err := hw.w.Write(p)
+	hw.h.Write(p[:n])
+	hw.size += int64(n)
+	return n, err
+}
+
+func (hw *hashingWriter) sum() string { return hex.EncodeToString(hw.h.Sum(nil)) }
