@@ -384,8 +384,10 @@ func redactURL(u string) string {
 	return p.Redacted()
 }
 
-// loadDir reads every *.json file under dir as one OSV entry. Entries
-// without a modified time get the file's modification time.
+// loadDir reads every *.json file under dir as one OSV entry. A zero
+// modified time is left for [NewSnapshot] to fill with the snapshot time
+// (not the file's mtime, which a checkout resets and would change the
+// snapshot's identity for nothing).
 func loadDir(dir string) ([]*Entry, error) {
 	var entries []*Entry
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -405,11 +407,6 @@ func loadDir(dir string) ([]*Entry, error) {
 		}
 		if e == nil {
 			return nil
-		}
-		if e.Modified.IsZero() {
-			if fi, err := d.Info(); err == nil {
-				e.Modified = fi.ModTime().UTC()
-			}
 		}
 		entries = append(entries, e)
 		return nil
