@@ -235,3 +235,95 @@ func TestFaultString(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultPatterns(t *testing.T) {
+	t.Parallel()
+	u := New(t, loadFixtures(t))
+	u.SetFault("*", FaultStatus500)
+	u.SetFault("/example.com/hello/*", FaultStatus404)
+	u.SetFault("/example.com/hello/@v/list", FaultNone) // clearing an unset path is a no-op
+	u.SetFault("/example.com/hello/@v/v1.0.0.mod", FaultTamper)
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/example.com/app/@v/list", 500},
+		{"/sumdb/" + DefaultSumDBName + "/latest", 500},
+		{"/example.com/hello/@v/list", 404},
+		{"/example.com/hello/@v/v1.0.0.mod", 200},
+	}
+	for _, tt := range tests {
+		if status, _, _ := get(t, u, tt.path); status != tt.status {
+			t.Errorf("GET %s with pattern faults = %d, want %d", tt.path, status, tt.status)
+		}
+	}
+	u.SetFault("*", FaultNone)
+	u.SetFault("/example.com/hello/*", FaultNone)
+	if status, _, _ := get(t, u, "/example.com/hello/@v/list"); status != 200 {
+		t.Errorf("GET after clearing patterns = %d, want 200", status)
+	}
+}
+
+func TestBlock(t *testing.T) {
+	t.Parallel()
+	u := New(t, loadFixtures(t))
+	const p = "/example.com/hello/@v/v1.0.0.zip"
+	release := u.Block(p)
+	const n = 5
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			resp, body, err := fetch(t.Context(), t, u.URL+p)
+			if err == nil && (resp.StatusCode != 200 || len(body) == 0) {
+				err = errors.New("bad response " + resp.Status)
+			}
+			errc <- err
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for u.Count(p) < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("a blocked request finished before release: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	release() // idempotent
+	for range n {
+		if err := <-errc; err != nil {
+			t.Errorf("released request: %v", err)
+		}
+	}
+	if status, _, _ := get(t, u, p); status != 200 {
+		t.Errorf("GET after release = %d, want 200", status)
+	}
+
+	// Close ends blocked requests with a connection error.
+	u.Block(p)
+	go func() {
+		_, _, err := fetch(context.Background(), t, u.URL+p)
+		errc <- err
+	}()
+	for u.Count(p) < n+2 {
+		time.Sleep(time.Millisecond)
+	}
+	u.Close()
+	if err := <-errc; err == nil {
+		t.Error("blocked request after Close succeeded, want error")
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	u := New(t, loadFixtures(t))
+	resp, err := u.Server.Client().Post(u.URL+"/example.com/hello/@v/list", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST list = %d, want 405", resp.StatusCode)
+	}
+}

@@ -190,7 +190,7 @@ func TestGoCommandSeesAddedRelease(t *testing.T) {
 func TestGoCommandLargeModule(t *testing.T) {
 	requireGo(t)
 	t.Parallel()
-	const size = 4 << 20
+	const size = 2 << 20
 	m := LargeModule(t, "example.com/large", "v1.0.0", size)
 	u := New(t, []Module{m})
 	out, err := runGo(t, tempModule(t), u.GoEnv(t, u.URL), "mod", "download", "-json", "example.com/large@v1.0.0")

@@ -13,7 +13,7 @@ import (
 // os.Environ without any GO* variable and sets:
 //
 //	GOPROXY=proxyURL (no "direct" fallback), GOSUMDB=u.GOSUMDB(),
-//	GONOSUMDB= GONOSUMCHECK= GOPRIVATE= GONOPROXY= GOINSECURE=,
+//	GONOSUMDB= GOPRIVATE= GONOPROXY= GOINSECURE=,
 //	GOFLAGS=-modcacherw, GOMODCACHE, GOPATH and HOME in fresh temp dirs,
 //	GOTOOLCHAIN=local, GOTELEMETRY=off, GOWORK=off, GO111MODULE=on,
 //	GOENV=off, and GOCACHE kept from the caller so builds stay warm.
@@ -50,7 +50,6 @@ func GoEnvFor(t testing.TB, proxyURL, gosumdb string) []string {
 		"GOPROXY="+proxyURL,
 		"GOSUMDB="+gosumdb,
 		"GONOSUMDB=",
-		"GONOSUMCHECK=",
 		"GOPRIVATE=",
 		"GONOPROXY=",
 		"GOINSECURE=",

@@ -37,15 +37,17 @@ func TestLargeModule(t *testing.T) {
 	}
 
 	// Same arguments, same bytes: the data is seeded.
-	m2 := LargeModule(t, "example.com/large", "v1.0.0", size)
+	// (Small sizes keep the race detector's overhead down.)
+	m2 := LargeModule(t, "example.com/large", "v1.0.0", 64<<10)
+	m3 := LargeModule(t, "example.com/large", "v1.0.0", 64<<10)
 	u := New(t, []Module{m})
 	// A prebuilt zip is checked against the module it is added as.
 	if err := u.AddModule(Module{Path: "example.com/large2", Version: "v1.0.0", GoMod: []byte("module example.com/large2\n"), ZipFile: m2.ZipFile}); err == nil {
 		t.Error("AddModule with another module's zip = nil error, want CheckZip failure")
 	}
-	u2 := New(t, []Module{m2})
-	h1, _ := u.SumDBHash(m.Path, m.Version)
-	h2, _ := u2.SumDBHash(m2.Path, m2.Version)
+	u2, u3 := New(t, []Module{m2}), New(t, []Module{m3})
+	h1, _ := u2.SumDBHash(m2.Path, m2.Version)
+	h2, _ := u3.SumDBHash(m3.Path, m3.Version)
 	if h1 == "" || h1 != h2 {
 		t.Errorf("two LargeModule builds hash %q and %q, want equal", h1, h2)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -64,13 +65,17 @@ type faultState struct {
 	remaining int // requests left to fault; 0 means until cleared
 }
 
-// SetFault injects f for every request to exactly urlPath (e.g.
-// "/example.com/hello/@v/v1.2.0.zip" or "/sumdb/sum.test.local/latest")
-// until cleared with FaultNone.
+// SetFault injects f for every request to urlPath until cleared with
+// FaultNone. urlPath is an exact URL path (e.g.
+// "/example.com/hello/@v/v1.2.0.zip" or "/sumdb/sum.test.local/latest"),
+// or a prefix followed by "*" ("/example.com/hello/*", or "*" for every
+// path: an outage). An exact path wins over patterns, and a longer
+// pattern over a shorter one.
 func (u *Upstream) SetFault(urlPath string, f Fault) { u.SetFaultN(urlPath, f, 0) }
 
-// SetFaultN injects f for the next n requests to urlPath, after which the
-// path serves normally again (for retry tests). n <= 0 means until cleared.
+// SetFaultN injects f for the next n requests matching urlPath (see
+// [Upstream.SetFault]), after which they are served normally again, as
+// for retry tests. n <= 0 means until cleared.
 func (u *Upstream) SetFaultN(urlPath string, f Fault, n int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -81,24 +86,70 @@ func (u *Upstream) SetFaultN(urlPath string, f Fault, n int) {
 	u.faults[urlPath] = faultState{f: f, remaining: max(n, 0)}
 }
 
-// takeFault counts a request to p and returns the fault to apply to it.
-func (u *Upstream) takeFault(p string) Fault {
+// Block makes requests to exactly urlPath wait (counted, before any
+// fault) until release is called, the client gives up or the Upstream
+// closes; released requests are then served normally. It lets a test
+// line up concurrent requests, e.g. to check that a proxy deduplicates
+// identical upstream fetches. release is idempotent.
+func (u *Upstream) Block(urlPath string) (release func()) {
+	ch := make(chan struct{})
+	u.mu.Lock()
+	u.blocks[urlPath] = ch
+	u.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			u.mu.Lock()
+			if u.blocks[urlPath] == ch {
+				delete(u.blocks, urlPath)
+			}
+			u.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// admit counts a request to p, waits while p is blocked, and returns the
+// fault to apply to it. ok is false if the wait ended without a release.
+func (u *Upstream) admit(r *http.Request) (f Fault, ok bool) {
+	p := r.URL.Path
+	u.mu.Lock()
+	u.counts[p]++
+	gate := u.blocks[p]
+	u.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return FaultNone, false
+		case <-u.done:
+			return FaultNone, false
+		}
+	}
+
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.counts[p]++
-	fs, ok := u.faults[p]
-	if !ok {
-		return FaultNone
+	key, found := p, false
+	if _, found = u.faults[p]; !found {
+		for k := range u.faults {
+			if prefix, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(p, prefix) && (!found || len(k) > len(key)) {
+				key, found = k, true
+			}
+		}
 	}
+	if !found {
+		return FaultNone, true
+	}
+	fs := u.faults[key]
 	if fs.remaining > 0 {
 		fs.remaining--
 		if fs.remaining == 0 {
-			delete(u.faults, p)
+			delete(u.faults, key)
 		} else {
-			u.faults[p] = fs
+			u.faults[key] = fs
 		}
 	}
-	return fs.f
+	return fs.f, true
 }
 
 // content is a response body: in memory (data) or a file on disk.
@@ -118,10 +169,17 @@ const (
 // /sumdb/<name>/, the checksum database.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	fault := u.takeFault(p)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		u.mu.Lock()
+		u.counts[p]++
+		u.mu.Unlock()
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	fault, ok := u.admit(r)
+	if !ok {
+		dropConn(w)
 		return
 	}
 	switch fault {
@@ -135,11 +193,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-u.done:
-			// Returning would send an empty 200; drop the connection
-			// so the client sees the failure.
-			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-				conn.Close()
-			}
+			dropConn(w)
 		}
 		return
 	}
@@ -364,6 +418,15 @@ func copyZipWithExtra(src, dst, extraName string) error {
 		return fmt.Errorf("build tampered zip: %w", err)
 	}
 	return os.Rename(f.Name(), dst)
+}
+
+// dropConn closes the client connection without a response, for
+// requests abandoned at Close: returning from the handler instead would
+// send an empty 200.
+func dropConn(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
 }
 
 func flipByte(b []byte) []byte {

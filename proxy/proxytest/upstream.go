@@ -76,7 +76,8 @@ type Upstream struct {
 	mu      sync.Mutex                   // protects the fields below
 	mods    map[string]map[string]*entry // path -> version -> entry
 	queries map[string]map[string]string // path -> query -> version
-	faults  map[string]faultState        // URL path -> injected fault
+	faults  map[string]faultState        // URL path or "prefix*" -> injected fault
+	blocks  map[string]chan struct{}     // URL path -> closed on release
 	counts  map[string]int               // URL path -> requests seen
 }
 
@@ -165,6 +166,7 @@ func start(dir string, ownDir bool, mods []Module, opts []Option) (*Upstream, er
 		mods:      make(map[string]map[string]*entry),
 		queries:   make(map[string]map[string]string),
 		faults:    make(map[string]faultState),
+		blocks:    make(map[string]chan struct{}),
 		counts:    make(map[string]int),
 	}
 	u.db = sumdb.NewTestServer(skey, u.gosum)
