@@ -18,6 +18,19 @@
 //   - Request counters and faults are safe for concurrent use.
 //
 // Fixture modules live in testdata/modules/*.txtar (see [LoadDir]).
+//
+// Typical use in a test:
+//
+//	mods, err := proxytest.LoadDir("../testdata/modules")
+//	...
+//	u := proxytest.New(t, mods)                 // closed in t.Cleanup
+//	u.SetFault("/example.com/hello/@v/v1.2.0.zip", proxytest.FaultTamper)
+//	cmd := exec.Command("go", "mod", "download", "example.com/hello@v1.2.0")
+//	cmd.Env = u.GoEnv(t, proxyURL)              // proxyURL: u.URL or a modgate in front
+//	...
+//	n := u.Count("/example.com/hello/@v/v1.2.0.zip")
+//
+// An [Upstream] is also an http.Handler, so it can be mounted elsewhere.
 package proxytest
 
 import (
