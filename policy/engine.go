@@ -1,0 +1,584 @@
+package policy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DecisionPath is the Rego document every decision evaluates.
+const DecisionPath = "data.modgate.decision"
+
+// Options configures [NewEngine]. Only Config matters for correctness; the
+// fact sources may be nil, in which case the corresponding facts are empty
+// (no vulnerabilities, no versions, licenses unavailable).
+type Options struct {
+	// Config is the policy configuration; nil means the zero Config.
+	Config *Config
+	// Vulns supplies vulnerability facts. Nil means none (snapshot "none").
+	Vulns VulnSource
+	// Facts supplies module facts. Nil means none.
+	Facts ModuleFacts
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Registerer receives the engine's Prometheus collectors; nil means
+	// they are not registered.
+	Registerer prometheus.Registerer
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+	// DecisionLog, when non-nil, receives the decision log instead of the
+	// destination named by Config.DecisionLog.
+	DecisionLog io.Writer
+	// Stdout is where Config.DecisionLog "-" writes; nil means os.Stdout.
+	Stdout io.Writer
+}
+
+// Engine evaluates the policy. It is safe for concurrent use.
+type Engine struct {
+	vulns    VulnSource
+	facts    *factCache
+	factsSrc ModuleFacts
+	now      func() time.Time
+	log      *slog.Logger
+	metrics  *metrics
+	dlog     *decisionLog
+	cache    *decisionCache
+	ids      idGen
+
+	state    atomic.Pointer[compiled]
+	reloadMu sync.Mutex // serializes Reload
+}
+
+// compiled is one prepared policy; replaced wholesale on reload.
+type compiled struct {
+	cfg         *Config
+	cfgDoc      map[string]any
+	set         *policySet
+	compiler    *ast.Compiler
+	store       storage.Store
+	query       rego.PreparedEvalQuery
+	digest      string
+	bundles     map[string]string // bundle name -> revision, for the log
+	byClient    bool              // rules read input.client: cache per client
+	maxCooldown time.Duration
+	cacheTTL    time.Duration // <0: no caching
+}
+
+// NewEngine validates the configuration, loads and compiles the built-in
+// rules plus Config.Paths, and prepares the decision query. Any problem is
+// an error: the caller must not serve without a policy (fail closed).
+func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		vulns:    opts.Vulns,
+		factsSrc: opts.Facts,
+		now:      now,
+		log:      logger,
+		metrics:  newMetrics(),
+	}
+	e.ids.init()
+	st, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.state.Store(st)
+	ttl := st.cacheTTL
+	if ttl < 0 {
+		ttl = defaultCacheTTL
+	}
+	e.facts = &factCache{src: opts.Facts, ttl: ttl, now: now}
+	size := cfg.Cache.Size
+	if size == 0 {
+		size = defaultCacheSize
+	}
+	e.cache = newDecisionCache(size)
+
+	if opts.Registerer != nil {
+		if err := e.metrics.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("registering policy metrics: %w", err)
+		}
+	}
+	switch {
+	case opts.DecisionLog != nil:
+		e.dlog = &decisionLog{w: opts.DecisionLog}
+	case cfg.DecisionLog == "-":
+		w := opts.Stdout
+		if w == nil {
+			w = os.Stdout
+		}
+		e.dlog = &decisionLog{w: w}
+	case cfg.DecisionLog != "":
+		f, err := os.OpenFile(cfg.DecisionLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening decision log: %w", err)
+		}
+		e.dlog = &decisionLog{w: f, closer: f}
+	}
+	return e, nil
+}
+
+// prepare validates cfg, loads and compiles the policy and prepares the
+// decision query.
+func prepare(ctx context.Context, cfg *Config) (*compiled, error) {
+	doc, err := cfg.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("policy config: %w", err)
+	}
+	set, err := loadPolicies(cfg.Paths, false)
+	if err != nil {
+		return nil, err
+	}
+	return prepareSet(ctx, cfg, doc, set)
+}
+
+func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *policySet) (*compiled, error) {
+	compiler := ast.NewCompiler().WithCapabilities(capabilities())
+	if compiler.Compile(set.modules()); compiler.Failed() {
+		return nil, compiler.Errors
+	}
+	data := map[string]any{}
+	if err := mergeData(data, set.data); err != nil {
+		return nil, err
+	}
+	data["modgate"] = map[string]any{"config": doc}
+	store := inmem.NewFromObject(data)
+	pq, err := rego.New(
+		rego.Query(DecisionPath),
+		rego.Compiler(compiler),
+		rego.Store(store),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing policy query: %w", err)
+	}
+	st := &compiled{
+		cfg:         cfg,
+		cfgDoc:      doc,
+		set:         set,
+		compiler:    compiler,
+		store:       store,
+		query:       pq,
+		digest:      set.digest(doc),
+		byClient:    clientSensitive(compiler.Modules),
+		maxCooldown: cfg.maxCooldown(),
+		cacheTTL:    cfg.Cache.TTL,
+	}
+	if st.cacheTTL == 0 {
+		st.cacheTTL = defaultCacheTTL
+	}
+	st.bundles = map[string]string{"modgate": st.digest}
+	for dir, rev := range set.revisions {
+		st.bundles[dir] = rev
+	}
+	return st, nil
+}
+
+// Reload re-reads the policy files and, if cfg is not nil, switches to
+// cfg; then re-prepares the query if anything changed. On error the engine
+// keeps its current policy. Cached decisions of the old policy are dropped.
+// The decision log destination and cache size are fixed at NewEngine.
+func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	old := e.state.Load()
+	if cfg == nil {
+		cfg = old.cfg
+	}
+	doc, err := cfg.normalize()
+	if err != nil {
+		return fmt.Errorf("policy config: %w", err)
+	}
+	set, err := loadPolicies(cfg.Paths, false)
+	if err != nil {
+		return err
+	}
+	if set.digest(doc) == old.digest {
+		return nil
+	}
+	st, err := prepareSet(ctx, cfg, doc, set)
+	if err != nil {
+		return err
+	}
+	e.state.Store(st)
+	e.cache.clear()
+	e.log.Info("policy reloaded", "digest", st.digest, "previous", old.digest)
+	return nil
+}
+
+// Watch polls the policy files every interval and reloads when they
+// change, until ctx is done. Reload errors are logged and the current
+// policy stays in force.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.Reload(ctx, nil); err != nil {
+				e.log.Error("policy reload failed; keeping the current policy", "err", err)
+			}
+		}
+	}
+}
+
+// Digest identifies the policy in force (rules, data and configuration).
+func (e *Engine) Digest() string { return e.state.Load().digest }
+
+// Config returns the configuration in force. Callers must not modify it.
+func (e *Engine) Config() *Config { return e.state.Load().cfg }
+
+// Invalidate drops cached decisions and module facts of module. The proxy
+// calls it when it sees the module's list or latest go.mod change, since
+// retractions, deprecations and update types derive from them.
+func (e *Engine) Invalidate(module string) {
+	e.cache.invalidate(module)
+	e.facts.invalidate(module)
+}
+
+// Close flushes and closes the decision log.
+func (e *Engine) Close() error {
+	if e.dlog != nil {
+		return e.dlog.close()
+	}
+	return nil
+}
+
+func (e *Engine) snapshot() string {
+	if e.vulns == nil {
+		return "none"
+	}
+	return e.vulns.Snapshot()
+}
+
+// Result is a decision.
+type Result struct {
+	// Deny lists the violations that deny the version; empty means the
+	// version may be served.
+	Deny []Violation
+	// Warn lists findings that do not block (including waived denies and
+	// expired-waiver reports).
+	Warn []Violation
+	// Audit lists denies downgraded because their rule runs in audit mode.
+	Audit []Violation
+	// ValidUntil is the earliest instant a time-based rule may flip this
+	// decision (a cooldown ending, a waiver expiring); zero if none.
+	ValidUntil time.Time
+	// Digest identifies the policy that decided.
+	Digest string
+	// VulnDB is the vulnerability database snapshot the facts came from.
+	VulnDB string
+	// DecisionID identifies the decision in the decision log.
+	DecisionID string
+	// Cached reports that the decision was served from the cache.
+	Cached bool
+}
+
+// Allowed reports whether the version may be served.
+func (r *Result) Allowed() bool { return len(r.Deny) == 0 }
+
+// Decide returns the decision for req, from the cache when possible. It
+// gathers the facts the input needs from the engine's sources, evaluates
+// the policy, caches the result until the earliest of its ValidUntil, the
+// cache TTL, a policy change, a vulnerability DB change or Invalidate, and
+// logs the decision. Slices in the Result are shared; do not modify them.
+func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
+	st := e.state.Load()
+	snap := e.snapshot()
+	now := e.now()
+	key := cacheKey{
+		version:   req.Version,
+		kind:      req.Kind,
+		infoTime:  timeNS(req.Time),
+		firstSeen: timeNS(req.FirstSeen),
+	}
+	if st.byClient {
+		key.client = req.Client
+	}
+	if st.cacheTTL > 0 {
+		if ent := e.cache.get(req.Module, key, st.digest, snap, now.UnixNano()); ent != nil {
+			res := ent.res
+			res.Cached = true
+			res.DecisionID = e.ids.next()
+			e.metrics.hit.Inc()
+			for _, c := range ent.counters {
+				c.Inc()
+			}
+			if e.dlog != nil {
+				e.dlog.write(logEntry{id: res.DecisionID, input: ent.input, result: ent.result,
+					bundles: ent.bundles, now: now, client: req.Client, snapshot: snap, cached: true})
+			}
+			return res, nil
+		}
+		e.metrics.miss.Inc()
+	}
+
+	start := time.Now()
+	in, err := e.input(ctx, st, req, now, snap)
+	var res Result
+	if err == nil {
+		res, err = evaluate(ctx, st, &in)
+	}
+	id := e.ids.next()
+	if err != nil {
+		e.metrics.errors.Inc()
+		if e.dlog != nil {
+			e.dlog.write(logEntry{id: id, input: mustJSON(in), bundles: bundlesJSON(st.bundles),
+				now: now, client: req.Client, snapshot: snap, err: err})
+		}
+		return Result{}, err
+	}
+	e.metrics.evalSeconds.Observe(time.Since(start).Seconds())
+	res.DecisionID = id
+
+	counters := e.metrics.counters(req.Kind, &res)
+	for _, c := range counters {
+		c.Inc()
+	}
+	ent := &cacheEntry{res: res, digest: st.digest, snapshot: snap, counters: counters}
+	if e.dlog != nil {
+		ent.input, ent.result, ent.bundles = mustJSON(in), resultJSON(&res), bundlesJSON(st.bundles)
+		e.dlog.write(logEntry{id: id, input: ent.input, result: ent.result, bundles: ent.bundles,
+			now: now, client: req.Client, snapshot: snap, evalNS: time.Since(start).Nanoseconds()})
+	}
+	if st.cacheTTL > 0 {
+		exp := now.Add(st.cacheTTL)
+		if !res.ValidUntil.IsZero() && res.ValidUntil.Before(exp) {
+			exp = res.ValidUntil
+		}
+		ent.expires = exp.UnixNano()
+		e.cache.put(req.Module, key, ent)
+	}
+	return res, nil
+}
+
+// Input gathers the facts for req as Decide would, for tools that show or
+// store the input (policy eval --explain).
+func (e *Engine) Input(ctx context.Context, req Request) (Input, error) {
+	return e.input(ctx, e.state.Load(), req, e.now(), e.snapshot())
+}
+
+func (e *Engine) input(ctx context.Context, st *compiled, req Request, now time.Time, snap string) (Input, error) {
+	in := Input{
+		Module:        req.Module,
+		Version:       req.Version,
+		Kind:          req.Kind,
+		Time:          req.Time,
+		FirstSeen:     req.FirstSeen,
+		Now:           now,
+		Client:        req.Client,
+		VulnDB:        snap,
+		LicenseStatus: LicensesUnavailable,
+	}
+	in.setVersionFlags()
+	wrap := func(what string, err error) error {
+		return fmt.Errorf("%s@%s: %s: %w", req.Module, req.Version, what, err)
+	}
+	mf, err := e.facts.get(ctx, req.Module)
+	if err != nil {
+		return in, wrap("module facts", err)
+	}
+	in.Latest = mf.latest
+	in.Retracted, in.RetractionRationale = mf.retraction(req.Version)
+	in.Deprecated, in.Deprecation = mf.deprecated, mf.deprecation
+	older := mf.olderAllowed(req.Version)
+	if len(older) > 0 {
+		in.Update.Previous = older[0]
+	}
+	in.Update.Type = updateType(in.Update.Previous, req.Version)
+
+	if e.vulns != nil {
+		if in.Vulns, err = e.vulns.Vulns(ctx, req.Module, req.Version); err != nil {
+			return in, wrap("vulnerabilities", err)
+		}
+		base := req.FirstSeen
+		if base.IsZero() {
+			base = now
+		}
+		// The fix exception matters only while some cooldown can apply.
+		if st.maxCooldown > 0 && now.Sub(base) < st.maxCooldown {
+			if in.Fixes, err = e.fixes(ctx, req.Module, in.Vulns, older); err != nil {
+				return in, wrap("vulnerabilities of older versions", err)
+			}
+		}
+	}
+
+	if e.factsSrc != nil {
+		lics, err := e.factsSrc.Licenses(ctx, req.Module, req.Version)
+		switch {
+		case errors.Is(err, ErrUnknown):
+		case err != nil:
+			return in, wrap("licenses", err)
+		case len(lics) == 0:
+			in.LicenseStatus = LicensesNone
+		default:
+			in.LicenseStatus = LicensesDetected
+			for _, l := range lics {
+				in.Licenses = append(in.Licenses, l.ID)
+			}
+			slices.Sort(in.Licenses)
+			in.Licenses = slices.Compact(in.Licenses)
+		}
+	}
+	return in, nil
+}
+
+// fixes returns the entries that affect every version in older (highest
+// first) but not the version whose entries are own.
+func (e *Engine) fixes(ctx context.Context, mod string, own []Vuln, older []string) ([]Vuln, error) {
+	if len(older) == 0 {
+		return nil, nil
+	}
+	first, err := e.vulns.Vulns(ctx, mod, older[0])
+	if err != nil {
+		return nil, err
+	}
+	cand := map[string]Vuln{}
+	for _, v := range first {
+		cand[v.ID] = v
+	}
+	for _, v := range own {
+		delete(cand, v.ID)
+	}
+	for _, o := range older[1:] {
+		if len(cand) == 0 {
+			break
+		}
+		vs, err := e.vulns.Vulns(ctx, mod, o)
+		if err != nil {
+			return nil, err
+		}
+		present := make(map[string]bool, len(vs))
+		for _, v := range vs {
+			present[v.ID] = true
+		}
+		for id := range cand {
+			if !present[id] {
+				delete(cand, id)
+			}
+		}
+	}
+	out := make([]Vuln, 0, len(cand))
+	for _, v := range cand {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b Vuln) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Evaluate evaluates the policy on a complete input, without the cache, the
+// decision log or metrics. in.Now must be set: rules never read the clock.
+func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
+	if in.Now.IsZero() {
+		return Result{}, errors.New("policy: Input.Now is not set")
+	}
+	return evaluate(ctx, e.state.Load(), &in)
+}
+
+func evaluate(ctx context.Context, st *compiled, in *Input) (Result, error) {
+	rs, err := st.query.Eval(ctx, rego.EvalParsedInput(in.value()), rego.EvalTime(in.Now))
+	if err != nil {
+		return Result{}, fmt.Errorf("%s@%s: evaluating policy: %w", in.Module, in.Version, err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return Result{}, fmt.Errorf("%s@%s: evaluating policy: %s is undefined", in.Module, in.Version, DecisionPath)
+	}
+	doc, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return Result{}, fmt.Errorf("%s@%s: evaluating policy: %s is %T, want an object", in.Module, in.Version, DecisionPath, rs[0].Expressions[0].Value)
+	}
+	res := Result{Digest: st.digest, VulnDB: in.VulnDB}
+	if res.Deny, err = violations(doc["deny"]); err == nil {
+		if res.Warn, err = violations(doc["warn"]); err == nil {
+			res.Audit, err = violations(doc["audit"])
+		}
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("%s@%s: policy result: %w", in.Module, in.Version, err)
+	}
+	if n, ok := doc["valid_until_ns"].(json.Number); ok {
+		if ns, err := n.Int64(); err == nil && ns > 0 {
+			res.ValidUntil = time.Unix(0, ns).UTC()
+		} else if f, err := n.Float64(); err == nil && f > 0 {
+			res.ValidUntil = time.Unix(0, int64(f)).UTC()
+		}
+	}
+	return res, nil
+}
+
+func violations(x any) ([]Violation, error) {
+	arr, ok := x.([]any)
+	if !ok {
+		return nil, fmt.Errorf("violation set is %T", x)
+	}
+	if len(arr) == 0 {
+		return nil, nil
+	}
+	out := make([]Violation, 0, len(arr))
+	for _, a := range arr {
+		m, ok := a.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("violation is %T, want an object", a)
+		}
+		var v Violation
+		v.Rule, _ = m["rule"].(string)
+		v.Msg, _ = m["msg"].(string)
+		v.Fix, _ = m["fix"].(string)
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b Violation) int {
+		if c := strings.Compare(a.Rule, b.Rule); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Msg, b.Msg)
+	})
+	return out, nil
+}
+
+// idGen makes decision IDs: a random per-process prefix and a counter,
+// unique without a syscall per decision.
+type idGen struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func (g *idGen) init() {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	g.prefix = hex.EncodeToString(b[:]) + "-"
+}
+
+func (g *idGen) next() string {
+	var buf [40]byte
+	b := append(buf[:0], g.prefix...)
+	return string(strconv.AppendUint(b, g.n.Add(1), 10))
+}
