@@ -16,11 +16,7 @@ const fixtureDir = "../../testdata/modules"
 
 func loadFixtures(t testing.TB) []Module {
 	t.Helper()
-	mods, err := LoadDir(fixtureDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mods
+	return Fixtures(t)
 }
 
 // runGo runs the real go command in dir with env and returns its combined

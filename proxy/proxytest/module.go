@@ -377,3 +377,39 @@ func (fi fileInfo) Mode() fs.FileMode  { return 0o644 }
 func (fi fileInfo) ModTime() time.Time { return time.Time{} }
 func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
+
+// FixtureDir returns the repository's testdata/modules directory, found by
+// walking up from the working directory (a package directory under
+// `go test`) to the go.mod of github.com/modgate/modgate.
+func FixtureDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modfile.ModulePath(data) == "github.com/modgate/modgate" {
+			return filepath.Join(dir, "testdata", "modules"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("fixture dir: no go.mod for github.com/modgate/modgate above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Fixtures loads the repository's fixture modules (see [FixtureDir] and
+// [LoadDir]), failing the test on error.
+func Fixtures(t testing.TB) []Module {
+	t.Helper()
+	dir, err := FixtureDir()
+	if err == nil {
+		var mods []Module
+		if mods, err = LoadDir(dir); err == nil {
+			return mods
+		}
+	}
+	t.Fatalf("proxytest.Fixtures: %v", err)
+	return nil
+}
