@@ -170,3 +170,17 @@ func hasFileContaining(files []string, sub string) bool {
 	}
 	return false
 }
+
+func privateClient(t testing.TB, url string) *upstream.Client {
+	entries, err := upstream.ParseList(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &upstream.Client{Entries: entries, Retries: -1}
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(t testing.TB, path string) *http.Request {
+	return httptest.NewRequest("GET", path, nil)
+}
