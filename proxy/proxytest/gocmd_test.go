@@ -204,3 +204,32 @@ func TestGoCommandLargeModule(t *testing.T) {
 		t.Errorf("downloaded large zip: %v, size < %d", err, size)
 	}
 }
+
+func TestGoEnv(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=vendor")
+	t.Setenv("GOPRIVATE", "example.com")
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
+	t.Setenv("PROXYTEST_KEEP", "1")
+	env := GoEnvFor(t, "http://127.0.0.1:9", "off")
+	got := make(map[string][]string)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = append(got[k], v)
+	}
+	for k, want := range map[string]string{
+		"GOPROXY": "http://127.0.0.1:9", "GOSUMDB": "off", "GOFLAGS": "-modcacherw", "GOPRIVATE": "",
+		"GOTOOLCHAIN": "local", "PROXYTEST_KEEP": "1",
+	} {
+		if len(got[k]) != 1 || got[k][0] != want {
+			t.Errorf("GoEnvFor: %s = %q, want exactly [%q]", k, got[k], want)
+		}
+	}
+	if _, ok := got["HTTPS_PROXY"]; ok {
+		t.Error("GoEnvFor kept HTTPS_PROXY")
+	}
+	for _, k := range []string{"HOME", "GOPATH", "GOMODCACHE", "GOCACHE"} {
+		if len(got[k]) != 1 || !filepath.IsAbs(got[k][0]) {
+			t.Errorf("GoEnvFor: %s = %q, want one absolute dir", k, got[k])
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 // GoEnv returns an environment for running the real go command against
 // proxyURL (this upstream itself, or a modgate in front of it) while
 // verifying against this upstream's checksum database. It starts from
-// os.Environ without any GO* variable and sets:
+// os.Environ without any GO* or *_PROXY variable and sets:
 //
 //	GOPROXY=proxyURL (no "direct" fallback), GOSUMDB=u.GOSUMDB(),
 //	GONOSUMDB= GOPRIVATE= GONOPROXY= GOINSECURE=,
@@ -39,7 +39,12 @@ func GoEnvFor(t testing.TB, proxyURL, gosumdb string) []string {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "HOME=") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "GO"), name == "HOME":
+			continue
+		case strings.HasSuffix(strings.ToUpper(name), "_PROXY"):
+			// HTTP_PROXY and friends: the go command must reach proxyURL directly.
 			continue
 		}
 		env = append(env, kv)
