@@ -22,8 +22,8 @@ import (
 	"golang.org/x/tools/txtar"
 )
 
-// DefaultTime is the .info Time of a fixture whose header has no "time:" line.
-var DefaultTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// defaultTime is the .info Time of a module that sets none.
+var defaultTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Module is one fixture module version.
 type Module struct {
@@ -32,7 +32,7 @@ type Module struct {
 	// Version is the canonical semantic version, e.g. "v1.2.0" or a
 	// pseudo-version.
 	Version string
-	// Time is the .info Time. Zero means [DefaultTime].
+	// Time is the .info Time. Zero means 2024-01-01T00:00:00Z.
 	Time time.Time
 	// GoMod is the go.mod file. Nil means the module has no go.mod: the
 	// zip holds none and the .mod endpoint serves the synthesized
@@ -112,7 +112,7 @@ func (m Module) check() error {
 //
 //	module: example.com/hello      (required, decoded path)
 //	version: v1.2.0                (required, canonical)
-//	time: 2024-02-01T00:00:00Z     (RFC 3339; default [DefaultTime])
+//	time: 2024-02-01T00:00:00Z     (RFC 3339; default 2024-01-01T00:00:00Z)
 //	query: master                  (repeatable; see Module.Queries)
 //	nogomod: true                  (the module has no go.mod)
 //	nosumdb: true                  (keep out of the checksum database)
@@ -159,7 +159,7 @@ func sortModules(mods []Module) {
 }
 
 func parseArchive(ar *txtar.Archive) (Module, error) {
-	m := Module{Time: DefaultTime}
+	m := Module{Time: defaultTime}
 	nogomod := false
 	origin := Origin{}
 	sc := bufio.NewScanner(bytes.NewReader(ar.Comment))
@@ -255,7 +255,7 @@ func BuildLargeModule(dir, path, version string, size int64) (Module, error) {
 	m := Module{
 		Path:    path,
 		Version: version,
-		Time:    DefaultTime,
+		Time:    defaultTime,
 		GoMod:   []byte("module " + modfile.AutoQuote(path) + "\n\ngo 1.21\n"),
 	}
 	if err := m.check(); err != nil {

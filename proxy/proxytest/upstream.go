@@ -235,7 +235,7 @@ func (u *Upstream) Add(m Module) {
 // AddModule is [Upstream.Add] returning the error instead.
 func (u *Upstream) AddModule(m Module) error {
 	if m.Time.IsZero() {
-		m.Time = DefaultTime
+		m.Time = defaultTime
 	}
 	m.Files = maps.Clone(m.Files)
 	m.GoMod = slices.Clone(m.GoMod)
