@@ -136,6 +136,7 @@ func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
 	sumdb := &checksum.Passthrough{Verifier: verifier, Logger: logger}
 	prefix := cfg.PathPrefix
 	mux.Handle(prefix+"/sumdb/", http.StripPrefix(prefix, sumdb))
+	mux.Handle(prefix+"/api/v1/decisions", p.DecisionAPI())
 	if prefix == "" {
 		mux.Handle("/", p)
 	} else {
