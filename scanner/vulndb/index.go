@@ -56,7 +56,14 @@ type entryRef struct {
 	// ranges are the intervals of the entry's SEMVER ranges for the module;
 	// fixes are its fixed versions, sorted. Both serve [fixedFor].
 	ranges []interval
-	fixes  []semv
+	fixes  []fixVersion
+}
+
+// fixVersion is a fixed version, parsed and as written ("v"-prefixed, build
+// metadata such as +incompatible kept, as govulncheck reports it).
+type fixVersion struct {
+	v semv
+	s string
 }
 
 // Index maps module paths to the entries affecting them, with parsed
@@ -80,9 +87,14 @@ type Match struct {
 	// version.
 	Module string
 	// Fixed is the earliest version above the queried one that the entry
-	// fixes and that is not itself affected ("vX.Y.Z", also for the Go
-	// pseudo-modules); "" when no such fix exists. It is what govulncheck
-	// reports as the fixed version.
+	// fixes and that is not itself affected, "v"-prefixed as written in
+	// the entry (so "+incompatible" is kept, and the Go pseudo-modules get
+	// "v1.21.2" rather than "go1.21.2"); "" when no such fix exists. It is
+	// what govulncheck reports, except for an entry naming the module in
+	// several affected blocks: govulncheck then considers only the blocks
+	// covering the version and may name a fix another block still covers;
+	// Fixed never names a version the entry affects, so the proxy can
+	// offer it as the way out.
 	Fixed string
 	// Withdrawn is true only in results of [Index.Explain].
 	Withdrawn bool
@@ -125,7 +137,7 @@ func newIndex(entries []*Entry) (*Index, error) {
 				ref.ranges = append(ref.ranges, ivs...)
 				ref.fixes = append(ref.fixes, fixes...)
 			}
-			slices.SortFunc(ref.fixes, semv.compare)
+			slices.SortStableFunc(ref.fixes, func(a, b fixVersion) int { return a.v.compare(b.v) })
 			id := int32(len(ix.refs))
 			ix.refs = append(ix.refs, ref)
 			mi := ix.modules[mod]
@@ -165,7 +177,7 @@ func newIndex(entries []*Entry) (*Index, error) {
 // unless one is open and a fixed event closing the open one; a range with
 // no events covers every version. semverSeen reports whether any range was
 // of type SEMVER (when none is, every version is affected).
-func rangesIntervals(ranges []Range) (ivs []interval, fixes []semv, semverSeen bool, err error) {
+func rangesIntervals(ranges []Range) (ivs []interval, fixes []fixVersion, semverSeen bool, err error) {
 	type event struct {
 		b     bound
 		fixed bool
@@ -196,7 +208,7 @@ func rangesIntervals(ranges []Range) (ivs []interval, fixes []semv, semverSeen b
 					return nil, nil, false, fmt.Errorf("invalid version %q", e.Fixed)
 				}
 				evs = append(evs, event{b: bound{v: v}, fixed: true})
-				fixes = append(fixes, v)
+				fixes = append(fixes, fixVersion{v: v, s: "v" + e.Fixed})
 			}
 		}
 		slices.SortStableFunc(evs, func(a, b event) int { return a.b.compare(b.b) })
@@ -351,18 +363,18 @@ func sortMatches(ms []Match) {
 // entry covers, as govulncheck computes it.
 func (r *entryRef) fixedFor(v semv) string {
 	for _, f := range r.fixes {
-		if f.compare(v) <= 0 {
+		if f.v.compare(v) <= 0 {
 			continue
 		}
 		negated := false
 		for _, iv := range r.ranges {
-			if iv.lo.cmpVersion(f) <= 0 && iv.hi.cmpVersion(f) > 0 {
+			if iv.lo.cmpVersion(f.v) <= 0 && iv.hi.cmpVersion(f.v) > 0 {
 				negated = true
 				break
 			}
 		}
 		if !negated {
-			return f.String()
+			return f.s
 		}
 	}
 	return ""

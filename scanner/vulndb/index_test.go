@@ -79,8 +79,8 @@ func TestAffects(t *testing.T) {
 		{"example.com/pseudo", "v0.1.0", ""},
 		// +incompatible compares without its build suffix.
 		{"example.com/incompat", "v1.9.0", ""},
-		{"example.com/incompat", "v2.0.0+incompatible", "GO-2099-0005[example.com/incompat]v3.1.0"},
-		{"example.com/incompat", "v3.0.1+incompatible", "GO-2099-0005[example.com/incompat]v3.1.0"},
+		{"example.com/incompat", "v2.0.0+incompatible", "GO-2099-0005[example.com/incompat]v3.1.0+incompatible"},
+		{"example.com/incompat", "v3.0.1+incompatible", "GO-2099-0005[example.com/incompat]v3.1.0+incompatible"},
 		{"example.com/incompat", "v3.1.0+incompatible", ""},
 		// Prerelease bounds.
 		{"example.com/pre", "v1.0.0-beta.9", ""},
