@@ -153,7 +153,7 @@ func prepare(ctx context.Context, cfg *Config) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy config: %w", err)
 	}
-	set, err := loadPolicies(cfg.Paths, false)
+	set, err := loadPolicies(cfg.Paths, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("policy config: %w", err)
 	}
-	set, err := loadPolicies(cfg.Paths, false)
+	set, err := loadPolicies(cfg.Paths, false, false)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,9 @@ type policySet struct {
 var parserOptions = ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true}
 
 // loadPolicies parses the built-in rules and the user's paths. Test files
-// (*_test.rego) are included only when tests is set.
-func loadPolicies(paths []string, tests bool) (*policySet, error) {
+// (*_test.rego) are included only when tests is set (the built-in bundle's
+// tests only when builtinTests is also set).
+func loadPolicies(paths []string, tests, builtinTests bool) (*policySet, error) {
 	ps := &policySet{data: map[string]any{}, revisions: map[string]string{}}
 	var errs ast.Errors
 	add := func(name string, raw []byte, user bool) {
@@ -54,7 +55,7 @@ func loadPolicies(paths []string, tests bool) (*policySet, error) {
 		ps.files = append(ps.files, policyFile{name: name, raw: raw, parsed: m, user: user})
 	}
 	err := fs.WalkDir(rules.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || (!tests && rules.IsTest(p)) {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || (!builtinTests && rules.IsTest(p)) {
 			return err
 		}
 		raw, err := fs.ReadFile(rules.FS(), p)

@@ -1,0 +1,68 @@
+package modgate_test.vulnerabilities
+
+import data.modgate.rules.vulnerabilities
+import data.modgate_test.fixtures as f
+
+go1 := {"id": "GO-2024-0001", "aliases": ["CVE-2024-1111", "GHSA-aaaa-bbbb-cccc"], "summary": "bad", "reviewed": true, "fixed": "v1.2.5"}
+
+go2 := f.vuln("GO-2024-0002", true, "v1.3.1")
+
+unreviewed := f.vuln("GO-2024-0003", false, "v1.2.4")
+
+unfixed := f.vuln("GO-2024-0004", true, "")
+
+test_no_vulns_allowed if {
+	count(vulnerabilities.deny) == 0 with input as f.inp({}) with data.modgate.config as f.cfg_base
+}
+
+test_reviewed_denied_names_ids_aliases_and_fix if {
+	ds := vulnerabilities.deny with input as f.inp({"vulns": [go1]}) with data.modgate.config as f.cfg_base
+	ds == {{
+		"msg": "example.com/m@v1.2.3 is affected by GO-2024-0001 (CVE-2024-1111, GHSA-aaaa-bbbb-cccc); fixed in v1.2.5",
+		"fix": "upgrade to v1.2.5 or later",
+	}}
+}
+
+test_lowest_version_fixing_all if {
+	some d in vulnerabilities.deny with input as f.inp({"vulns": [go2, go1]}) with data.modgate.config as f.cfg_base
+	endswith(d.msg, "; fixed in v1.3.1")
+	contains(d.msg, "GO-2024-0001 (CVE-2024-1111, GHSA-aaaa-bbbb-cccc), GO-2024-0002")
+}
+
+test_no_fix_known if {
+	some d in vulnerabilities.deny with input as f.inp({"vulns": [go1, unfixed]}) with data.modgate.config as f.cfg_base
+	endswith(d.msg, "; no fixed version is known for GO-2024-0004")
+	startswith(d.fix, "no fixed version exists yet")
+}
+
+test_unreviewed_allowed_by_default if {
+	count(vulnerabilities.deny) == 0 with input as f.inp({"vulns": [unreviewed]}) with data.modgate.config as f.cfg_base
+}
+
+test_unreviewed_denied_when_included if {
+	c := f.cfg({"vulns": {"include_unreviewed": true}})
+	some d in vulnerabilities.deny with input as f.inp({"vulns": [unreviewed]}) with data.modgate.config as c
+	contains(d.msg, "GO-2024-0003")
+}
+
+test_ignore_by_id if {
+	c := f.cfg({"vulns": {"ignore": ["GO-2024-0001"]}})
+	count(vulnerabilities.deny) == 0 with input as f.inp({"vulns": [go1]}) with data.modgate.config as c
+}
+
+test_ignore_by_alias if {
+	c := f.cfg({"vulns": {"ignore": ["CVE-2024-1111"]}})
+	count(vulnerabilities.deny) == 0 with input as f.inp({"vulns": [go1]}) with data.modgate.config as c
+}
+
+test_ignore_leaves_other_ids if {
+	c := f.cfg({"vulns": {"ignore": ["CVE-2024-1111"]}})
+	some d in vulnerabilities.deny with input as f.inp({"vulns": [go1, go2]}) with data.modgate.config as c
+	not contains(d.msg, "GO-2024-0001")
+	contains(d.msg, "GO-2024-0002")
+}
+
+test_decision_rule_name if {
+	d := data.modgate.decision with input as f.inp({"vulns": [go1]}) with data.modgate.config as f.cfg_base
+	f.rules_of(d.deny) == {"vulnerabilities"}
+}
