@@ -147,10 +147,13 @@ func newIndex(entries []*Entry) (*Index, error) {
 			}
 			// Withdrawn entries are indexed like any other so Explain
 			// can report them; lookup skips them for Affects.
+			var ivs []interval
 			if all {
-				mi.ivs = append(mi.ivs, interval{lo: minusInf, hi: plusInf, ref: id})
+				ivs = []interval{{lo: minusInf, hi: plusInf}}
+			} else {
+				ivs = mergeIntervals(slices.Clone(ref.ranges))
 			}
-			for _, iv := range ref.ranges {
+			for _, iv := range ivs {
 				iv.ref = id
 				mi.ivs = append(mi.ivs, iv)
 			}
@@ -169,6 +172,24 @@ func newIndex(entries []*Entry) (*Index, error) {
 		mi.ivs = slices.Clip(mi.ivs)
 	}
 	return ix, nil
+}
+
+// mergeIntervals returns the union of ivs as disjoint intervals, so that
+// a version hits at most one interval per (entry, module) and lookups need
+// no deduplication.
+func mergeIntervals(ivs []interval) []interval {
+	slices.SortFunc(ivs, func(a, b interval) int { return a.lo.compare(b.lo) })
+	var out []interval
+	for _, iv := range ivs {
+		if n := len(out); n > 0 && iv.lo.compare(out[n-1].hi) <= 0 {
+			if iv.hi.compare(out[n-1].hi) > 0 {
+				out[n-1].hi = iv.hi
+			}
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
 }
 
 // rangesIntervals converts the SEMVER ranges of one affected block into
@@ -318,18 +339,10 @@ func (ix *Index) lookup(ms []Match, module string, v semv, withdrawn bool) []Mat
 		if iv.hi.cmpVersion(v) <= 0 {
 			continue
 		}
+		// Intervals of one (entry, module) are disjoint (mergeIntervals),
+		// so each hit is a distinct entry.
 		ref := &ix.refs[iv.ref]
 		if ref.entry.Withdrawn != nil && !withdrawn {
-			continue
-		}
-		dup := false
-		for _, m := range ms[start:] {
-			if m.Entry == ref.entry {
-				dup = true
-				break
-			}
-		}
-		if dup {
 			continue
 		}
 		e := ref.entry

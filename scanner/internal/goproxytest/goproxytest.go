@@ -132,7 +132,7 @@ func (s *Server) Add(m Module) error {
 	if m.Time.IsZero() {
 		m.Time = DefaultTime
 	}
-	z, err := buildZip(m)
+	z, err := BuildZip(m)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,8 @@ func (fi fileInfo) ModTime() time.Time { return DefaultTime }
 func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
 
-func buildZip(m Module) ([]byte, error) {
+// BuildZip returns the module zip of m.
+func BuildZip(m Module) ([]byte, error) {
 	var files []modzip.File
 	for name, data := range m.Files {
 		files = append(files, memFile{path: name, data: []byte(data)})
