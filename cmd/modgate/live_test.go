@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLiveSmoke downloads a real module graph through modgate from the
+// real upstream of `go env GOPROXY`, verifying against the real checksum
+// database (through modgate's /sumdb/). Opt-in: MODGATE_LIVE=1.
+func TestLiveSmoke(t *testing.T) {
+	if os.Getenv("MODGATE_LIVE") != "1" {
+		t.Skip("live check against the real upstream; set MODGATE_LIVE=1")
+	}
+	goEnv := func(k string) string {
+		out, err := exec.Command("go", "env", k).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	sumdb := goEnv("GOSUMDB")
+	p := startModgate(t, []string{"GOPROXY=" + goEnv("GOPROXY"), "GOSUMDB=" + sumdb}, "--storage-dir", t.TempDir())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/live\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport (\n\t_ \"github.com/google/uuid\"\n\t_ \"golang.org/x/text/language\"\n\t_ \"gopkg.in/yaml.v3\"\n)\n\nfunc main() {}\n"), 0o644)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOPROXY=" + p.URL, "GOSUMDB=" + sumdb + " " + p.URL + "/sumdb/" + sumdb,
+		"GOMODCACHE=" + t.TempDir(), "GOFLAGS=-modcacherw", "GOTOOLCHAIN=local", "GOCACHE=" + goEnv("GOCACHE")}
+	for _, args := range [][]string{{"mod", "tidy"}, {"mod", "download", "all"}, {"build", "./..."}, {"mod", "verify"}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s through modgate: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if status, _ := httpGet(t, p.URL+"/golang.org/x/text/@v/v0.3.5.zip"); status != 200 {
+		t.Errorf("GET golang.org/x/text@v0.3.5.zip = %d", status)
+	}
+}
