@@ -76,16 +76,16 @@ type Index struct {
 
 // Match is one entry affecting a queried module version.
 type Match struct {
-	ID string
+	ID string `json:"id"`
 	// Aliases are the entry's other IDs (CVE-…, GHSA-…).
-	Aliases []string
-	Summary string
+	Aliases []string `json:"aliases,omitempty"`
+	Summary string   `json:"summary,omitempty"`
 	// ReviewStatus is "REVIEWED", "UNREVIEWED" or "" (not stated).
-	ReviewStatus string
+	ReviewStatus string `json:"review_status,omitempty"`
 	// Module is the module path the entry names: the queried module, or
 	// "stdlib"/"toolchain" for a Go version or a golang.org/toolchain
 	// version.
-	Module string
+	Module string `json:"module"`
 	// Fixed is the earliest version above the queried one that the entry
 	// fixes and that is not itself affected, "v"-prefixed as written in
 	// the entry (so "+incompatible" is kept, and the Go pseudo-modules get
@@ -95,11 +95,11 @@ type Match struct {
 	// covering the version and may name a fix another block still covers;
 	// Fixed never names a version the entry affects, so the proxy can
 	// offer it as the way out.
-	Fixed string
+	Fixed string `json:"fixed,omitempty"`
 	// Withdrawn is true only in results of [Index.Explain].
-	Withdrawn bool
+	Withdrawn bool `json:"withdrawn,omitempty"`
 	// Entry is the full entry; callers must not modify it.
-	Entry *Entry
+	Entry *Entry `json:"entry"`
 }
 
 // newIndex builds the index of entries. Entries must be normalized
