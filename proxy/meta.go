@@ -323,29 +323,36 @@ func (p *Proxy) firstSeenLock(ep string) *sync.Mutex {
 	return mu.(*sync.Mutex)
 }
 
+// loadFirstSeen returns the module's first-seen record, or nil if it has
+// none. Parsed records are kept in memory (including the knowledge that
+// there is none) because decisions consult them on every request.
 func (p *Proxy) loadFirstSeen(ctx context.Context, ep string) *firstSeenRecord {
-	key := metaKey(ep, "firstseen")
-	if e := p.meta.get(key); e != nil {
-		var rec firstSeenRecord
-		if json.Unmarshal(e.Body, &rec) == nil {
-			return &rec
+	p.seenMu.RLock()
+	rec, ok := p.seen[ep]
+	p.seenMu.RUnlock()
+	if ok {
+		return rec
+	}
+	rec = nil
+	if b, err := p.Store.Get(ctx, metaKey(ep, "firstseen")); err == nil {
+		data, err := io.ReadAll(b)
+		b.Close()
+		var r firstSeenRecord
+		if err == nil && json.Unmarshal(data, &r) == nil && r.Versions != nil {
+			rec = &r
 		}
 	}
-	b, err := p.Store.Get(ctx, key)
-	if err != nil {
-		return nil
+	p.rememberSeen(ep, rec)
+	return rec
+}
+
+func (p *Proxy) rememberSeen(ep string, rec *firstSeenRecord) {
+	p.seenMu.Lock()
+	defer p.seenMu.Unlock()
+	if len(p.seen) > 200000 {
+		p.seen = make(map[string]*firstSeenRecord)
 	}
-	defer b.Close()
-	data, err := io.ReadAll(b)
-	if err != nil {
-		return nil
-	}
-	var rec firstSeenRecord
-	if json.Unmarshal(data, &rec) != nil {
-		return nil
-	}
-	p.meta.put(key, &metaEntry{Body: data})
-	return &rec
+	p.seen[ep] = rec
 }
 
 // recordFirstSeen notes versions not seen before. direct is true when the
@@ -360,9 +367,15 @@ func (p *Proxy) recordFirstSeen(ctx context.Context, mod string, versions []stri
 	mu.Lock()
 	defer mu.Unlock()
 	now := p.now().UTC()
-	rec := p.loadFirstSeen(ctx, ep)
 	initial := false
-	if rec == nil {
+	var rec *firstSeenRecord
+	if old := p.loadFirstSeen(ctx, ep); old != nil {
+		// Copy: readers hold the old record without a lock.
+		rec = &firstSeenRecord{Created: old.Created, Versions: make(map[string]seenInfo, len(old.Versions)+len(versions))}
+		for k, v := range old.Versions {
+			rec.Versions[k] = v
+		}
+	} else {
 		rec = &firstSeenRecord{Created: now, Versions: map[string]seenInfo{}}
 		initial = !direct
 	}
@@ -381,7 +394,7 @@ func (p *Proxy) recordFirstSeen(ctx context.Context, mod string, versions []stri
 		return
 	}
 	key := metaKey(ep, "firstseen")
-	p.meta.put(key, &metaEntry{Body: data})
+	p.rememberSeen(ep, rec)
 	if err := p.Store.Put(context.WithoutCancel(ctx), key, bytes.NewReader(data)); err != nil {
 		p.logger().Warn("could not persist first-seen times", "module", mod, "err", err)
 	}

@@ -77,6 +77,11 @@ type Proxy struct {
 	scratch   func() (tempFile, error)
 	inflight  sync.WaitGroup
 	firstSeen sync.Map // escaped path -> *sync.Mutex serializing firstseen updates
+
+	// seenMu protects seen, the parsed first-seen records by escaped
+	// path (nil value: the module has none).
+	seenMu sync.RWMutex
+	seen   map[string]*firstSeenRecord
 }
 
 func (p *Proxy) init() {
@@ -84,6 +89,7 @@ func (p *Proxy) init() {
 		p.cache = newArtifactCache(p.Store)
 		p.meta = &metaCache{entries: make(map[string]*metaEntry)}
 		p.negative = &negativeCache{m: make(map[string]time.Time)}
+		p.seen = make(map[string]*firstSeenRecord)
 		p.scratch = scratchFunc(p.Store)
 	})
 }
@@ -209,6 +215,9 @@ var contentTypes = map[Kind]string{
 // decide asks the decider and turns a denial into a *DeniedError.
 func (p *Proxy) decide(ctx context.Context, req Request, kind Kind, q Query) (Decision, error) {
 	q.Module, q.Version, q.Kind = req.Module, req.Version, kind
+	if p.Decider == nil {
+		return Decision{}, nil // nothing to decide: skip fact gathering
+	}
 	if q.FirstSeen.IsZero() {
 		q.FirstSeen = p.firstSeenFor(ctx, req.Module, req.Version, kind, q.Time)
 	}
@@ -235,31 +244,34 @@ func (p *Proxy) setWarnings(w http.ResponseWriter, req Request, d Decision) {
 
 func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
-	var q Query
-	q.Client = clientID(r)
-	if req.Kind == KindZip {
-		// Decide before downloading: a denied zip is never fetched. The
-		// decision may need the version's time, which the (small) .info
-		// provides.
+	q := Query{Client: clientID(r)}
+	if p.Decider != nil && req.Kind != KindInfo {
+		// Rules may need the version's time, which the small .info has.
 		if info, err := p.artifact(ctx, Request{Module: req.Module, Version: req.Version, Kind: KindInfo}); err == nil {
 			q.Time = info.rec.Time
 			info.Close()
-		} else if !errors.Is(err, upstream.ErrNotFound) && !errors.Is(err, errNotCached) {
+		} else if !errors.Is(err, upstream.ErrNotFound) {
 			p.serveError(w, r, req, err)
 			return
 		}
 	}
-	d, err := p.decide(ctx, req, req.Kind, q)
-	if err != nil {
-		p.serveError(w, r, req, err)
-		return
-	}
+	// The artifact is fetched (and verified) before the decision so that
+	// facts read from it, such as a zip's licenses, are known when the
+	// rules run. Caching a denied artifact is harmless: serving is gated.
 	a, err := p.artifact(ctx, req)
 	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
 	defer a.Close()
+	if req.Kind == KindInfo {
+		q.Time = a.rec.Time
+	}
+	d, err := p.decide(ctx, req, req.Kind, q)
+	if err != nil {
+		p.serveError(w, r, req, err)
+		return
+	}
 	p.setWarnings(w, req, d)
 	h := w.Header()
 	h.Set("Content-Type", contentTypes[req.Kind])
