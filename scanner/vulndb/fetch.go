@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
 // ProxyFetcher is a minimal [ModuleFetcher] speaking the GOPROXY protocol
@@ -34,13 +37,38 @@ func (p *ProxyFetcher) client() *http.Client {
 	return http.DefaultClient
 }
 
-// Latest implements [ModuleFetcher] with $path/@latest.
+// Latest implements [ModuleFetcher] as the go command resolves "latest":
+// the highest release in $path/@v/list (else the highest prerelease),
+// and $path/@latest only when the list is empty. The time comes from the
+// version's .info.
 func (p *ProxyFetcher) Latest(ctx context.Context, path string) (string, time.Time, error) {
 	ep, err := module.EscapePath(path)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	body, err := httpGetBody(ctx, p.client(), strings.TrimRight(p.URL, "/")+"/"+ep+"/@latest")
+	base := strings.TrimRight(p.URL, "/") + "/" + ep
+	body, err := httpGetBody(ctx, p.client(), base+"/@v/list")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", time.Time{}, fmt.Errorf("%s@latest: %w", path, err)
+	}
+	var best string
+	if err == nil {
+		list, err := io.ReadAll(io.LimitReader(body, 16<<20))
+		body.Close()
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("%s@latest: %w", path, err)
+		}
+		best = latestListed(strings.Fields(string(list)))
+	}
+	infoURL := base + "/@latest"
+	if best != "" {
+		ev, err := module.EscapeVersion(best)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		infoURL = base + "/@v/" + ev + ".info"
+	}
+	body, err = httpGetBody(ctx, p.client(), infoURL)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("%s@latest: %w", path, err)
 	}
@@ -56,6 +84,28 @@ func (p *ProxyFetcher) Latest(ctx context.Context, path string) (string, time.Ti
 		return "", time.Time{}, fmt.Errorf("%s@latest: %w", path, err)
 	}
 	return info.Version, info.Time, nil
+}
+
+// latestListed picks the highest release, else the highest prerelease,
+// among valid versions.
+func latestListed(vs []string) string {
+	var rel, pre string
+	for _, v := range vs {
+		if !semver.IsValid(v) {
+			continue
+		}
+		if semver.Prerelease(v) == "" {
+			if rel == "" || semver.Compare(v, rel) > 0 {
+				rel = v
+			}
+		} else if pre == "" || semver.Compare(v, pre) > 0 {
+			pre = v
+		}
+	}
+	if rel != "" {
+		return rel
+	}
+	return pre
 }
 
 // Zip implements [ModuleFetcher] with $path/@v/$version.zip.
