@@ -23,6 +23,12 @@ type Refresher struct {
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// RetryMin is the first delay before retrying a failed refresh; it
+	// doubles per consecutive failure up to RetryMax, and a scheduled
+	// refresh that comes sooner wins. Zero means 15s and 10m. Without
+	// retries, a failed first load at startup would leave the proxy
+	// without a database until the next scheduled time.
+	RetryMin, RetryMax time.Duration
 
 	cur atomic.Pointer[Snapshot]
 
@@ -125,9 +131,9 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 }
 
 // Run loads the first snapshot and then refreshes on schedule until ctx
-// is done. A failed first load is logged and retried at the next
-// scheduled time (Ready reports it meanwhile). Run returns ctx.Err(), or
-// an error if the schedule is invalid.
+// is done. Failed refreshes (including the first load) are logged,
+// recorded in Status, and retried with backoff (see RetryMin). Run
+// returns ctx.Err(), or an error if the schedule is invalid.
 func (r *Refresher) Run(ctx context.Context) error {
 	spec := r.Loader.Config.refresh()
 	var sched cron.Schedule
@@ -137,24 +143,45 @@ func (r *Refresher) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	r.Refresh(ctx) // errors are recorded and logged
-	if sched == nil {
-		<-ctx.Done()
-		return ctx.Err()
+	retryMin, retryMax := r.RetryMin, r.RetryMax
+	if retryMin <= 0 {
+		retryMin = 15 * time.Second
 	}
-	// A plain timer over the parsed schedule rather than a cron.Cron:
-	// there is exactly one job, refreshes must not overlap, and stopping
-	// with ctx is then trivial.
+	if retryMax <= 0 {
+		retryMax = 10 * time.Minute
+	}
+	retry := retryMin
 	for {
-		next := sched.Next(r.now())
-		t := time.NewTimer(time.Until(next))
+		// A plain timer over the parsed schedule rather than a cron.Cron:
+		// there is one job, refreshes must not overlap, and failures
+		// need their own, earlier retry time.
+		wait := time.Duration(-1)
+		if err := r.Refresh(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			wait = retry
+			retry = min(2*retry, retryMax)
+		} else {
+			retry = retryMin
+		}
+		now := r.now()
+		if sched != nil {
+			if d := sched.Next(now).Sub(now); wait < 0 || d < wait {
+				wait = d
+			}
+		}
+		if wait < 0 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
 		}
-		r.Refresh(ctx)
 	}
 }
 

@@ -3,8 +3,10 @@ package vulndb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +158,69 @@ func TestConfigValidate(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v.Validate() = %v, want error naming %s", tc.c, err, tc.want)
 		}
+	}
+}
+
+func TestRefresherRetriesFailedLoad(t *testing.T) {
+	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
+	ff := &failingFetcher{ModuleFetcher: &ProxyFetcher{URL: srv.URL}, fail: true}
+	r := &Refresher{
+		Loader:   &Loader{Config: Config{Refresh: "@every 6h"}, Fetcher: ff, Logger: discard},
+		Logger:   discard,
+		RetryMin: 20 * time.Millisecond,
+		RetryMax: 50 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	waitFor(t, func() bool { return r.Status().Failures >= 3 })
+	if r.Current() != nil {
+		t.Fatal("snapshot while the upstream fails")
+	}
+	ff.mu.Lock()
+	ff.fail = false
+	ff.mu.Unlock()
+	// Recovers long before the 6h schedule.
+	waitFor(t, func() bool { return r.Current() != nil })
+	if st := r.Status(); st.ConsecutiveFailures != 0 || st.LastError != nil {
+		t.Errorf("after recovery: %+v", st)
+	}
+}
+
+// TestHandlerDuringSwaps serves requests while snapshots are swapped, for
+// the race detector.
+func TestHandlerDuringSwaps(t *testing.T) {
+	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
+	r := &Refresher{Loader: &Loader{Fetcher: &ProxyFetcher{URL: srv.URL}, Logger: discard}, Logger: discard}
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{Source: r}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 5 {
+			v := fmt.Sprintf("v0.0.0-20240603%06d-cccccccccccc", i)
+			srv.Add(vulndbModule(t, v, modTime2.Add(time.Duration(i)*time.Hour)))
+			r.Refresh(context.Background())
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if r.Current().Modified.Before(modTime2) {
+				t.Errorf("swaps did not happen")
+			}
+			return
+		default:
+		}
+		for _, p := range []string{"/index/modules.json.gz", "/ID/GO-2099-0001.json.gz", "/index/db.json"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+			if rec.Code != 200 {
+				t.Fatalf("GET %s = %d", p, rec.Code)
+			}
+		}
+		r.Current().Affects("example.com/multi", "v1.3.0")
 	}
 }
