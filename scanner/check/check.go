@@ -227,6 +227,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if base, err = filepath.Abs(base); err != nil {
 		return nil, err
 	}
+	// git prints resolved paths; resolve both so relative paths work.
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	if r, err := filepath.EvalSymlinks(base); err == nil {
+		base = r
+	}
 	c := &checker{opts: opts, logger: logger, base: base, rep: &Report{Root: root, Base: base, Started: now()}}
 	if err := c.discover(root); err != nil {
 		return nil, err

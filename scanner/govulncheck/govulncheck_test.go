@@ -3,6 +3,8 @@ package govulncheck_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +18,9 @@ import (
 var fixtureDir = filepath.Join("..", "..", "testdata", "vuln")
 
 // fixtureDB builds the fixture OSV set into a v1 database directory and
-// returns its file:// URL.
-func fixtureDB(t *testing.T) string {
+// returns its file:// URL and the URL of the same database served by
+// vulndb.Handler.
+func fixtureDBs(t *testing.T) (fileURL, httpURL string) {
 	t.Helper()
 	abs, err := filepath.Abs(filepath.Join(fixtureDir, "osv"))
 	if err != nil {
@@ -32,7 +35,14 @@ func fixtureDB(t *testing.T) string {
 	if err := s.Build(dir); err != nil {
 		t.Fatal(err)
 	}
-	return "file://" + filepath.ToSlash(dir)
+	hs := httptest.NewServer(http.StripPrefix("/vulndb", &vulndb.Handler{Source: vulndb.Static{S: s}}))
+	t.Cleanup(hs.Close)
+	return "file://" + filepath.ToSlash(dir), hs.URL + "/vulndb"
+}
+
+func fixtureDB(t *testing.T) string {
+	u, _ := fixtureDBs(t)
+	return u
 }
 
 // copyDir copies the fixture app so the go command may write go.sum.
@@ -60,8 +70,14 @@ func TestScanFixtureApp(t *testing.T) {
 		t.Skip("runs govulncheck")
 	}
 	srv := goproxytest.New(t, goproxytest.LoadDir(t, filepath.Join(fixtureDir, "modules"))...)
-	db := fixtureDB(t)
+	fileDB, httpDB := fixtureDBs(t)
 	env := append(srv.GoEnv(t), "GOVERSION=go1.21.1")
+	for _, db := range []string{fileDB, httpDB} {
+		t.Run(db[:4], func(t *testing.T) { scanFixtureApp(t, db, env) })
+	}
+}
+
+func scanFixtureApp(t *testing.T, db string, env []string) {
 	res, err := govulncheck.Scan(context.Background(), govulncheck.Options{
 		DB:  db,
 		Dir: copyDir(t, filepath.Join(fixtureDir, "app")),
