@@ -86,11 +86,10 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	var errs []error
 	checkKnown(file, node, reflect.TypeFor[Config](), strings.TrimSuffix(prefix, "."), &errs)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	// A TypeError leaves the other fields decoded, so validation still
+	// reports their problems in the same pass.
 	if err := node.Decode(cfg); err != nil {
-		return nil, yamlError(file, err)
+		errs = append(errs, unjoin(yamlError(file, err))...)
 	}
 	if err := cfg.Validate(); err != nil {
 		for _, e := range unjoin(err) {
@@ -102,6 +101,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 			errs = append(errs, ce)
 		}
+	}
+	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil

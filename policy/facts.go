@@ -116,16 +116,30 @@ func updateType(prev, v string) string {
 	return "patch"
 }
 
-// latestOf returns the version the go command takes retractions from: the
-// highest release, else the highest pre-release.
+// latestOf returns the version the go command takes retractions and
+// deprecations from: the highest release, preferring compatible versions
+// over +incompatible ones (as the go command does when a go.mod-aware
+// version exists), else the highest pre-release.
 func latestOf(sorted []string) string {
-	for i := len(sorted) - 1; i >= 0; i-- {
-		if semver.Prerelease(sorted[i]) == "" {
-			return sorted[i]
+	pick := func(ok func(string) bool) string {
+		for i := len(sorted) - 1; i >= 0; i-- {
+			if ok(sorted[i]) {
+				return sorted[i]
+			}
 		}
+		return ""
 	}
-	if len(sorted) > 0 {
-		return sorted[len(sorted)-1]
+	release := func(v string) bool { return semver.Prerelease(v) == "" }
+	compatible := func(v string) bool { return semver.Build(v) != "+incompatible" }
+	for _, ok := range []func(string) bool{
+		func(v string) bool { return release(v) && compatible(v) },
+		release,
+		compatible,
+		func(string) bool { return true },
+	} {
+		if v := pick(ok); v != "" {
+			return v
+		}
 	}
 	return ""
 }

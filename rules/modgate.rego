@@ -39,13 +39,20 @@ raw_warn contains violation(name, d) if {
 	some d in data.modgate.rules[name].warn
 }
 
-violation(name, d) := {"rule": name, "msg": d, "fix": ""} if is_string(d)
+# violation normalizes a finding. Anything a rule puts in deny counts, so a
+# malformed finding (a number, an object without msg) still denies, with
+# its value as the message.
+violation(name, d) := {"rule": name, "msg": text(d), "fix": ""} if not is_object(d)
 
 violation(name, d) := {
-	"rule": object.get(d, "rule", name),
-	"msg": object.get(d, "msg", sprintf("%v", [d])),
-	"fix": object.get(d, "fix", ""),
+	"rule": text(object.get(d, "rule", name)),
+	"msg": text(object.get(d, "msg", d)),
+	"fix": text(object.get(d, "fix", "")),
 } if is_object(d)
+
+text(x) := x if {
+	is_string(x)
+} else := sprintf("%v", [x])
 
 # mode is the rule's mode: rule_modes[rule], else the global mode.
 mode(rule) := m if {

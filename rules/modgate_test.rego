@@ -104,6 +104,9 @@ test_violation_normalization if {
 	modgate.violation("acme", "plain message") == {"rule": "acme", "msg": "plain message", "fix": ""}
 	modgate.violation("acme", {"msg": "m", "fix": "x"}) == {"rule": "acme", "msg": "m", "fix": "x"}
 	modgate.violation("acme", {"msg": "m", "rule": "acme.banned"}) == {"rule": "acme.banned", "msg": "m", "fix": ""}
+	modgate.violation("acme", 42) == {"rule": "acme", "msg": "42", "fix": ""}
+	modgate.violation("acme", {"msg": 3}) == {"rule": "acme", "msg": "3", "fix": ""}
+	modgate.violation("acme", {"why": "x"}) == {"rule": "acme", "msg": "{\"why\": \"x\"}", "fix": ""}
 }
 
 test_missing_config_is_zero_config if {
