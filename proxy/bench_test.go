@@ -54,7 +54,7 @@ func benchModules(b *testing.B) []proxytest.Module {
 // newBenchProxy wires a proxy as `modgate serve` does (disk storage,
 // verifying client, checksum database through the upstream) in front of
 // up. Lists stay fresh for an hour so list benchmarks measure cache hits.
-func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool) *proxy.Proxy {
+func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool, decider proxy.Decider) *proxy.Proxy {
 	b.Helper()
 	store, err := storage.NewDisk(b.TempDir())
 	if err != nil {
@@ -74,6 +74,7 @@ func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool) *prox
 		Upstream: client,
 		Verifier: &checksum.Verifier{DB: db, Upstream: client, Store: store, Logger: logger},
 		Store:    store,
+		Decider:  decider,
 		ListTTL:  time.Hour,
 		Logger:   logger,
 	}
@@ -82,6 +83,14 @@ func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool) *prox
 	}
 	b.Cleanup(p.Wait)
 	return p
+}
+
+// benchDecider allows everything but, unlike a nil Decider, makes the
+// proxy gather facts and ask for every version.
+type benchDecider struct{}
+
+func (benchDecider) Decide(context.Context, proxy.Query) (proxy.Decision, error) {
+	return proxy.Decision{}, nil
 }
 
 // benchGet serves one GET through p's handler and fails unless it is 200.
@@ -105,17 +114,30 @@ func BenchmarkServeCached(b *testing.B) {
 	}{
 		{"info", "/example.com/hello/@v/v1.2.0.info"},
 		{"mod", "/example.com/hello/@v/v1.2.0.mod"},
-		{"zip-small", "/example.com/hello/@v/v1.2.0.zip"},                       // held in memory
-		{"zip-1MiB", "/example.com/bench/large/@v/v1.0.0.zip"},                  // read from disk
-		{"list-4", "/example.com/hello/@v/list"},                                // 4 versions
+		{"zip-small", "/example.com/hello/@v/v1.2.0.zip"},                            // held in memory
+		{"zip-1MiB", "/example.com/bench/large/@v/v1.0.0.zip"},                       // read from disk
+		{"list-4", "/example.com/hello/@v/list"},                                     // 4 versions
 		{"list-" + fmt.Sprint(benchManyVersions), "/example.com/bench/many/@v/list"}, // many versions
 		{"info-escaped", "/example.com/!upper/!case/@v/v1.0.0.info"},
 	}
-	for _, metrics := range []bool{true, false} {
-		p := newBenchProxy(b, up, metrics)
+	// "serve" is `modgate serve` without a policy; "nometrics" prices the
+	// Prometheus instruments; "decider" adds a Decider that allows
+	// everything, pricing the proxy's per-decision work (first-seen
+	// look-ups, one decision per listed version) without any policy cost.
+	configs := []struct {
+		name    string
+		metrics bool
+		decider proxy.Decider
+	}{
+		{"serve", true, nil},
+		{"nometrics", false, nil},
+		{"decider", true, benchDecider{}},
+	}
+	for _, cfg := range configs {
+		p := newBenchProxy(b, up, cfg.metrics, cfg.decider)
 		for _, c := range cases {
 			benchGet(b, p, c.path) // warm: fetch, verify, commit
-			b.Run(fmt.Sprintf("%s/metrics=%v", c.name, metrics), func(b *testing.B) {
+			b.Run(c.name+"/"+cfg.name, func(b *testing.B) {
 				b.ReportAllocs()
 				n := int64(benchGet(b, p, c.path).Body.Len())
 				b.SetBytes(n)
@@ -131,7 +153,7 @@ func BenchmarkServeCached(b *testing.B) {
 // connection with keep-alive, as clients see them (net/http included).
 func BenchmarkServeLoopback(b *testing.B) {
 	up := proxytest.New(b, benchModules(b))
-	p := newBenchProxy(b, up, true)
+	p := newBenchProxy(b, up, true, nil)
 	srv := httptest.NewServer(p)
 	b.Cleanup(srv.Close)
 	client := srv.Client()
@@ -171,7 +193,7 @@ func BenchmarkServeLoopback(b *testing.B) {
 // metric vectors.
 func BenchmarkServeCachedParallel(b *testing.B) {
 	up := proxytest.New(b, proxytest.Fixtures(b))
-	p := newBenchProxy(b, up, true)
+	p := newBenchProxy(b, up, true, nil)
 	const path = "/example.com/hello/@v/v1.2.0.info"
 	benchGet(b, p, path)
 	b.ReportAllocs()
@@ -212,7 +234,7 @@ func BenchmarkParseRequest(b *testing.B) {
 // decision API and the bot), without the handler.
 func BenchmarkVersions(b *testing.B) {
 	up := proxytest.New(b, benchModules(b))
-	p := newBenchProxy(b, up, false)
+	p := newBenchProxy(b, up, false, nil)
 	ctx := context.Background()
 	if _, err := p.Versions(ctx, "example.com/bench/many"); err != nil {
 		b.Fatal(err)
