@@ -16,8 +16,8 @@ type fakeFacts struct {
 	// anyLicense, when set, is every other version's licenses; nil means
 	// ErrUnknown.
 	anyLicense []License
-	err      error
-	loads    atomic.Int32 // Versions calls
+	err        error
+	loads      atomic.Int32 // Versions calls
 }
 
 func (f *fakeFacts) Versions(_ context.Context, mod string) ([]string, error) {
