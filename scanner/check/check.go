@@ -70,6 +70,10 @@ type Options struct {
 	// Vulns scans for vulnerabilities. Nil skips the scan (the report
 	// says so).
 	Vulns VulnScanner
+	// VulnIndex, when set with Vulns, also reports vulnerable build-list
+	// modules of which no package is built (govulncheck only sees
+	// modules providing packages) as "required only". Nil skips them.
+	VulnIndex VulnIndex
 	// AllowLocalReplace lists module path patterns (GOPRIVATE syntax:
 	// comma-separated globs matching path prefixes; "*" matches every
 	// module) whose replace directives may point at directories. Empty
@@ -410,11 +414,12 @@ func (c *checker) checkModule(ctx context.Context, m *ModuleReport) error {
 	return nil
 }
 
-// isExecError reports a go command that could not be started at all: an
-// infrastructure problem, not a finding.
+// isExecError reports a go command that did not run to an exit status
+// (not found, not executable, cancelled): an infrastructure problem, not
+// a finding.
 func isExecError(err error) bool {
-	var ee *exec.Error
-	return errors.As(err, &ee)
+	var ee *exec.ExitError
+	return !errors.As(err, &ee)
 }
 
 func goErrText(err error) string {

@@ -14,12 +14,20 @@ import (
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/scanner/govulncheck"
 	"github.com/modgate/modgate/scanner/graph"
+	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 // VulnScanner finds vulnerabilities in one module. Implementations must
 // be safe for sequential reuse; an error means the scan did not complete.
 type VulnScanner interface {
 	Scan(ctx context.Context, dir string, env []string) ([]govulncheck.Vuln, error)
+}
+
+// VulnIndex answers module-level vulnerability questions (normally a
+// *vulndb.Snapshot). The check uses it for build-list modules govulncheck
+// does not report because none of their packages is built.
+type VulnIndex interface {
+	Affects(module, version string) ([]vulndb.Match, error)
 }
 
 // Govulncheck is the [VulnScanner] running govulncheck in-process against
@@ -260,9 +268,32 @@ func (c *checker) scanVulns(ctx context.Context) error {
 			return fmt.Errorf("check: govulncheck %s: %w", m.File, err)
 		}
 		counts := map[govulncheck.Depth]int{}
+		seen := map[string]bool{}
 		for _, v := range vulns {
 			counts[v.Depth]++
-			c.vulnFinding(m, v)
+			seen[v.ID+" "+v.Module] = true
+			c.vulnFinding(m, v, "")
+		}
+		if c.opts.VulnIndex != nil {
+			for _, gm := range m.Graph.Sorted() {
+				p, ver, ok := target(gm)
+				if !ok {
+					continue
+				}
+				matches, err := c.opts.VulnIndex.Affects(p, ver)
+				if err != nil {
+					return fmt.Errorf("check: vulnerability index: %s@%s: %w", p, ver, err)
+				}
+				for _, mt := range matches {
+					if seen[mt.ID+" "+gm.Path] || seen[mt.ID+" "+p] {
+						continue
+					}
+					seen[mt.ID+" "+gm.Path] = true
+					counts[govulncheck.DepthRequired]++
+					c.vulnFinding(m, govulncheck.Vuln{ID: mt.ID, OSV: mt.Entry, Module: gm.Path, Version: gm.Version, Fixed: mt.Fixed, Depth: govulncheck.DepthRequired},
+						"the module is in the build list, but none of its packages is built")
+				}
+			}
 		}
 		sum := fmt.Sprintf("%d called, %d imported, %d required only", counts[govulncheck.DepthCalled], counts[govulncheck.DepthImported], counts[govulncheck.DepthRequired])
 		if counts[govulncheck.DepthCalled] > 0 {
@@ -274,7 +305,9 @@ func (c *checker) scanVulns(ctx context.Context) error {
 	return nil
 }
 
-func (c *checker) vulnFinding(m *ModuleReport, v govulncheck.Vuln) {
+// vulnFinding records v; how, when set, replaces the reachability
+// explanation.
+func (c *checker) vulnFinding(m *ModuleReport, v govulncheck.Vuln, how string) {
 	var kind Kind
 	switch v.Depth {
 	case govulncheck.DepthCalled:
@@ -305,14 +338,14 @@ func (c *checker) vulnFinding(m *ModuleReport, v govulncheck.Vuln) {
 		f.Line = c.requireLine(m, v.Module, f.Via)
 		m.Graph.Annotate(v.Module, graph.Vulnerable, v.ID)
 	}
-	var how string
-	switch kind {
-	case KindVulnCalled:
+	switch {
+	case how != "":
+	case kind == KindVulnCalled:
 		how = "vulnerable code is called"
 		if len(v.Traces) > 0 {
 			how += ": " + traceSummary(v.Traces[0])
 		}
-	case KindVulnImported:
+	case kind == KindVulnImported:
 		how = "vulnerable package " + strings.Join(v.Packages, ", ") + " is imported, but no vulnerable symbol is called"
 	default:
 		how = "the module is required, but no vulnerable package is imported"

@@ -322,13 +322,21 @@ func ParseModGraph(r io.Reader) ([]Edge, error) {
 		if len(f) != 2 {
 			return nil, fmt.Errorf("go mod graph: line %d: want 2 fields, got %q", line, text)
 		}
-		edges = append(edges, Edge{From: parseModVer(f[0]), To: parseModVer(f[1])})
+		e := Edge{From: parseModVer(f[0]), To: parseModVer(f[1])}
+		if pseudoModule(e.From.Path) || pseudoModule(e.To.Path) {
+			// "go@1.21" and "toolchain@go1.22.0" nodes record go
+			// directives, not modules.
+			continue
+		}
+		edges = append(edges, e)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("go mod graph: %w", err)
 	}
 	return edges, nil
 }
+
+func pseudoModule(path string) bool { return path == "go" || path == "toolchain" }
 
 func parseModVer(s string) ModVer {
 	if i := strings.LastIndex(s, "@"); i >= 0 {
