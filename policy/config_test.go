@@ -267,7 +267,6 @@ func TestMalformedRuleOutput(t *testing.T) {
 		{"deny contains 1\n", "", "x"},
 		{"deny contains {\"msg\": 3}\n", "", "x"},
 		{"changes_at_ns contains \"soon\"\n", "", ""},
-		{"deny := \"oops\"\n", "", ""},
 		{"deny contains x if { x := 1 / 0 }\n", "", ""},
 		{"v := 1 if input.pseudo == false\nv := 2 if input.kind == \"zip\"\ndeny contains \"c\" if v\n", "conflict", ""},
 	}

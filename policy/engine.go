@@ -170,7 +170,7 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 		return nil, err
 	}
 	data["modgate"] = map[string]any{"config": doc}
-	store := inmem.NewFromObject(data)
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
 	pq, err := rego.New(
 		rego.Query(DecisionPath),
 		rego.Compiler(compiler),

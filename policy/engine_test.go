@@ -427,6 +427,7 @@ func TestInvalidPolicyRefused(t *testing.T) {
 		{"wrong package", "package main\n\ndeny contains \"x\" if input.pseudo\n", "x.rego:3: rego_compile_error: rule deny in package data.main is never evaluated"},
 		{"nested package", "package modgate.rules.acme.sub\n\nwarn contains \"x\" if true\n", "never evaluated"},
 		{"type", "package modgate.rules.x\n\nv := 1 + \"a\"\n", "x.rego:3: rego_type_error"},
+		{"complete deny", "package modgate.rules.x\n\ndeny := \"oops\"\n", "x.rego:3: rego_compile_error: rule deny in package data.modgate.rules.x must be a partial set"},
 		{"recursion", "package modgate.rules.x\n\ndeny contains m if { some m in data.modgate.decision.deny }\n", "recursion"},
 	}
 	for _, tt := range tests {

@@ -4,13 +4,13 @@ package modgate.rules.allowlist
 
 import data.modgate.lib
 
-entries := lib.setting(["lists", "allowed"], [])
+entries := data.modgate.config.lists.allowed
 
 module_entries := [e | some e in entries; lib.module_match(e, input.module)]
 
 version_allowed if {
 	some e in module_entries
-	lib.version_in(input.version, object.get(e, "versions", []))
+	lib.version_in(input.version, e.versions)
 }
 
 deny contains {"msg": msg, "fix": "ask for the module to be added to lists.allowed"} if {
@@ -22,7 +22,7 @@ deny contains {"msg": msg, "fix": "ask for the module to be added to lists.allow
 deny contains {"msg": msg, "fix": fix} if {
 	count(module_entries) > 0
 	not version_allowed
-	ranges := [r | some e in module_entries; r := object.get(e, "versions_text", "")]
+	ranges := [r | some e in module_entries; r := e.versions_text]
 	msg := sprintf("%s is outside the allowed versions (%s)", [lib.mv, concat(" or ", ranges)])
 	fix := sprintf("use a version allowed by %s", [concat(" or ", ranges)])
 }

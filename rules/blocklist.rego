@@ -7,14 +7,14 @@ package modgate.rules.blocklist
 import data.modgate.lib
 
 deny contains {"msg": msg, "fix": fix} if {
-	some e in lib.setting(["lists", "blocked"], [])
+	some e in data.modgate.config.lists.blocked
 	lib.module_match(e, input.module)
-	lib.version_in(input.version, object.get(e, "versions", []))
+	lib.version_in(input.version, e.versions)
 	msg := sprintf("%s is blocked by the entry %s%s%s", [
 		lib.mv,
 		e.module,
-		lib.opt(" ", object.get(e, "versions_text", "")),
-		lib.opt(": ", object.get(e, "reason", "")),
+		lib.opt(" ", e.versions_text),
+		lib.opt(": ", e.reason),
 	])
-	fix := lib.opt("use ", object.get(e, "recommendation", ""))
+	fix := lib.opt("use ", e.recommendation)
 }

@@ -19,8 +19,8 @@ default update_type := "initial"
 update_type := input.update.type if input.update.type != ""
 
 days := d if {
-	d := lib.cfg.cooldown.days[update_type]
-} else := lib.setting(["cooldown", "default_days"], 0)
+	d := data.modgate.config.cooldown.days[update_type]
+} else := data.modgate.config.cooldown.default_days
 
 start_ns := input.first_seen_ns if {
 	input.first_seen_ns > 0
@@ -36,7 +36,7 @@ cooling if {
 fixes := [v | some v in input.fixes; lib.vuln_counted(v)]
 
 age := sprintf("%d days", [floor((input.now_ns - start_ns) / lib.day_ns)]) if {
-	input.now_ns - start_ns >= lib.day_ns
+	input.now_ns - start_ns >= 2 * lib.day_ns
 } else := sprintf("%d hours", [floor((input.now_ns - start_ns) / lib.hour_ns)])
 
 deny contains {"msg": msg, "fix": fix} if {

@@ -2,16 +2,10 @@
 # may import it too; its functions are part of the documented surface.
 package modgate.lib
 
-# cfg is the normalized configuration the engine stores at data.modgate.config
-# (see policy.Config). Tests may replace it with a partial object; setting()
-# supplies the zero value of each missing field.
-default cfg := {}
-
+# cfg is the normalized configuration the engine stores at
+# data.modgate.config (see policy.Config); every field is present, so rules
+# read it directly. Tests supply it with `with data.modgate.config as ...`.
 cfg := data.modgate.config
-
-# setting returns the configuration value at path (an array of keys), or
-# dflt when it is missing.
-setting(path, dflt) := object.get(cfg, path, dflt)
 
 day_ns := 86400000000000
 
@@ -53,7 +47,7 @@ cmp(r, ">=") if r >= 0
 # "example.com/organic"; a trailing "/" drops the path itself); "regex" is an
 # unanchored RE2 match.
 module_match(e, m) if {
-	object.get(e, "match", "exact") == "exact"
+	e.match == "exact"
 	m == e.module
 }
 
@@ -85,29 +79,28 @@ max_version(vs) := m if {
 # vulns configuration: reviewed entries always, unreviewed ones only with
 # include_unreviewed, and never an entry whose ID or alias is ignored.
 vuln_counted(v) if {
-	object.get(v, "reviewed", false) == true
+	v.reviewed == true
 	not vuln_ignored(v)
 }
 
 vuln_counted(v) if {
-	setting(["vulns", "include_unreviewed"], false) == true
-	object.get(v, "reviewed", false) == false
+	v.reviewed == false
+	data.modgate.config.vulns.include_unreviewed == true
 	not vuln_ignored(v)
 }
 
-vuln_ignored(v) if {
-	some id in setting(["vulns", "ignore"], [])
-	id == v.id
-}
+ignored_ids := {id | some id in data.modgate.config.vulns.ignore}
+
+vuln_ignored(v) if v.id in ignored_ids
 
 vuln_ignored(v) if {
-	some id in setting(["vulns", "ignore"], [])
-	id in object.get(v, "aliases", [])
+	some a in v.aliases
+	a in ignored_ids
 }
 
 # vuln_name renders an entry as "ID (ALIAS, ALIAS)".
 vuln_name(v) := v.id if {
-	count(object.get(v, "aliases", [])) == 0
+	count(v.aliases) == 0
 } else := sprintf("%s (%s)", [v.id, concat(", ", v.aliases)])
 
 # fmt_time renders nanoseconds since the epoch as RFC 3339 in UTC.

@@ -18,15 +18,18 @@ unknown if {
 	input.kind == "zip"
 }
 
-unknown_action := lib.setting(["licenses", "unknown"], "allow")
+unknown_action := data.modgate.config.licenses.unknown
 
-denied := {id | some id in ids; lower(id) in lib.setting(["licenses", "deny"], [])}
+denied := {id |
+	count(data.modgate.config.licenses.deny) > 0
+	some id in ids
+	lower(id) in data.modgate.config.licenses.deny
+}
 
 not_allowed := {id |
-	allow := lib.setting(["licenses", "allow"], [])
-	count(allow) > 0
+	count(data.modgate.config.licenses.allow) > 0
 	some id in ids
-	not lower(id) in allow
+	not lower(id) in data.modgate.config.licenses.allow
 }
 
 deny contains {"msg": msg, "fix": "use a module under an allowed license or request a waiver"} if {

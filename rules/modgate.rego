@@ -1,6 +1,6 @@
 # Package modgate turns the findings of every rule package into one decision.
 #
-# A rule package is any package data.modgate.rules.<name>. It may define, in
+# A rule package is any package modgate.rules.<name>. It may define, in
 # conftest's vocabulary, the partial sets deny (and its synonym violation)
 # and warn, whose members are strings or objects {"msg", "fix"?, "rule"?}.
 # A member's rule defaults to <name>. A package may also define
@@ -24,20 +24,15 @@ decision := {
 	"valid_until_ns": valid_until_ns,
 }
 
-raw_deny contains violation(name, d) if {
-	some name
-	some d in data.modgate.rules[name].deny
-}
+# The engine generates package modgate.collected with one static reference
+# per rule package that defines these sets (cheaper than enumerating
+# data.modgate.rules[name] at evaluation time): deny and violation members
+# become collected.deny, warn members collected.warn, each already passed
+# through violation(name, d); changes_at_ns members become
+# collected.changes_at.
+raw_deny := {v | some v in data.modgate.collected.deny}
 
-raw_deny contains violation(name, d) if {
-	some name
-	some d in data.modgate.rules[name].violation
-}
-
-raw_warn contains violation(name, d) if {
-	some name
-	some d in data.modgate.rules[name].warn
-}
+raw_warn := {v | some v in data.modgate.collected.warn}
 
 # violation normalizes a finding. Anything a rule puts in deny counts, so a
 # malformed finding (a number, an object without msg) still denies, with
@@ -56,43 +51,46 @@ text(x) := x if {
 
 # mode is the rule's mode: rule_modes[rule], else the global mode.
 mode(rule) := m if {
-	m := lib.cfg.rule_modes[rule]
-} else := lib.setting(["mode"], "enforce")
+	m := data.modgate.config.rule_modes[rule]
+} else := data.modgate.config.mode
 
 # Waivers that name this module and whose version constraint matches.
 matching_waivers := [w |
-	some w in lib.setting(["waivers"], [])
+	some w in data.modgate.config.waivers
 	w.module == input.module
-	lib.version_in(input.version, object.get(w, "versions", []))
+	lib.version_in(input.version, w.versions)
 ]
 
 active(w) if input.now_ns < w.expires_ns
 
-covers(w, _) if count(object.get(w, "rules", [])) == 0
+covers(w, _) if count(w.rules) == 0
 
 covers(w, rule) if rule in w.rules
 
-# waiver_for returns the first active waiver covering violation v.
-waiver_for(v) := ws[0] if {
+# live_deny are the denies of rules that are not off, each with its mode.
+live_deny contains object.union(v, {"mode": m}) if {
+	some v in raw_deny
+	m := mode(v.rule)
+	m != "off"
+}
+
+# waived maps each waived deny to the first active waiver covering it.
+waived[v] := ws[0] if {
+	some v in live_deny
 	ws := [w | some w in matching_waivers; active(w); covers(w, v.rule)]
 	count(ws) > 0
 }
 
-live_deny contains v if {
-	some v in raw_deny
-	mode(v.rule) != "off"
+deny contains object.remove(v, ["mode"]) if {
+	some v in live_deny
+	v.mode == "enforce"
+	not waived[v]
 }
 
-deny contains v if {
+audit contains object.remove(v, ["mode"]) if {
 	some v in live_deny
-	not waiver_for(v)
-	mode(v.rule) == "enforce"
-}
-
-audit contains v if {
-	some v in live_deny
-	not waiver_for(v)
-	mode(v.rule) == "audit"
+	v.mode == "audit"
+	not waived[v]
 }
 
 warn contains v if {
@@ -101,27 +99,26 @@ warn contains v if {
 }
 
 warn contains {"rule": v.rule, "msg": msg, "fix": v.fix} if {
-	some v in live_deny
-	w := waiver_for(v)
+	some v, w in waived
 	msg := sprintf("%s (waived until %s by %s: %s)", [v.msg, w.expires, w.owner, w.reason])
 }
 
 warn contains {"rule": "waivers", "msg": msg, "fix": "renew or remove the waiver"} if {
+	count(matching_waivers) > 0
 	mode("waivers") != "off"
 	some v in live_deny
-	not waiver_for(v)
+	not waived[v]
 	some w in matching_waivers
 	not active(w)
 	covers(w, v.rule)
 	msg := sprintf("waiver for %s%s (owner %s: %s) expired on %s; rule %s denies %s again", [
-		w.module, lib.opt(" ", object.get(w, "versions_text", "")),
+		w.module, lib.opt(" ", w.versions_text),
 		w.owner, w.reason, w.expires, v.rule, lib.mv,
 	])
 }
 
 changes_at contains t if {
-	some name
-	some t in data.modgate.rules[name].changes_at_ns
+	some t in data.modgate.collected.changes_at
 }
 
 changes_at contains w.expires_ns if {

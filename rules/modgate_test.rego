@@ -108,8 +108,3 @@ test_violation_normalization if {
 	modgate.violation("acme", {"msg": 3}) == {"rule": "acme", "msg": "3", "fix": ""}
 	modgate.violation("acme", {"why": "x"}) == {"rule": "acme", "msg": "{\"why\": \"x\"}", "fix": ""}
 }
-
-test_missing_config_is_zero_config if {
-	d := modgate.decision with input as vulnerable
-	f.rules_of(d.deny) == {"vulnerabilities"}
-}

@@ -4,7 +4,7 @@ package modgate.rules.pseudo
 
 import data.modgate.lib
 
-action := lib.setting(["pseudo"], "allow")
+action := data.modgate.config.pseudo
 
 msg := sprintf("%s is a pseudo-version (an untagged commit)", [lib.mv])
 

@@ -8,7 +8,7 @@ import data.modgate.lib
 
 hits := [v | some v in input.vulns; lib.vuln_counted(v)]
 
-unfixed := [v.id | some v in hits; object.get(v, "fixed", "") == ""]
+unfixed := [v.id | some v in hits; v.fixed == ""]
 
 # fixed_in is the lowest version that fixes every hit: the highest of their
 # fixed versions.
