@@ -1,0 +1,477 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/modgate/modgate/bot/gate"
+	"github.com/modgate/modgate/bot/gomod"
+)
+
+// Update types.
+const (
+	typeMajor = "major"
+	typeMinor = "minor"
+	typePatch = "patch"
+)
+
+// candidate is one proposed requirement update.
+type candidate struct {
+	gomod.Update
+	Type string
+	// Time is the new version's .info time (zero when unknown).
+	Time time.Time
+	// Fixes are the vulnerability IDs affecting From but not To, read
+	// from the decision API's "vulnerabilities" findings.
+	Fixes []string
+	// Warn are the policy's warnings about To.
+	Warn []gate.Violation
+	// Dirs are the module directories requiring Path.
+	Dirs []string
+}
+
+func (c candidate) security() bool { return len(c.Fixes) > 0 }
+
+// Refusal kinds shown on the dashboard.
+const (
+	whyPolicy       = "policy"
+	whyVerification = "verification"
+	whyLimit        = "limit"
+	whySchedule     = "schedule"
+)
+
+// refusal is an update the bot will not propose now, with the reason.
+type refusal struct {
+	Path, Version string
+	From          string
+	Why           string
+	Reason        string
+}
+
+// ignoredVersion is a version not proposed because a closed pull request
+// or a rule said so.
+type ignoredVersion struct {
+	Path, Version string `json:",omitempty"`
+	// PR is the closed pull request that ignored it (0 for a rule).
+	PR     int    `json:",omitempty"`
+	Reason string `json:",omitempty"`
+}
+
+// requirement is one module path required by the repository.
+type requirement struct {
+	Path string
+	From string // lowest required version
+	Dirs []string
+}
+
+// findings is what the planner learned about a repository.
+type findings struct {
+	Candidates []candidate
+	Refused    []refusal
+	Ignored    []ignoredVersion
+	Notes      []string
+}
+
+var vulnID = regexp.MustCompile(`\b(?:GO-\d{4}-\d{4,}|CVE-\d{4}-\d{4,}|GHSA(?:-[0-9a-z]{4}){3})\b`)
+
+// vulnIDs returns the vulnerability IDs named by a decision's
+// "vulnerabilities" findings (deny, warn or audit), and whether there was
+// any such finding. The decision API reports vulnerabilities as text, so
+// IDs are read from the message; a finding naming none counts as one
+// unnamed vulnerability.
+func vulnIDs(d gate.Decision) ([]string, bool) {
+	var ids []string
+	found := false
+	for _, vs := range [][]gate.Violation{d.Deny, d.Warn, d.Audit} {
+		for _, v := range vs {
+			if v.Rule != "vulnerabilities" {
+				continue
+			}
+			found = true
+			ids = append(ids, vulnID.FindAllString(v.Msg, -1)...)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), found
+}
+
+// requirements collects the repository's requirements worth updating.
+func requirements(r *gomod.Repo, rc *RepoConfig, f *findings) []requirement {
+	byPath := map[string]*requirement{}
+	for _, m := range r.Modules {
+		for _, req := range m.File.Require {
+			p, v := req.Mod.Path, req.Mod.Version
+			if r.Local(p) {
+				continue
+			}
+			if req.Indirect && !boolOr(rc.Indirect, false) {
+				continue
+			}
+			if m.Replaced(p, v) {
+				f.Notes = append(f.Notes, fmt.Sprintf("%s is replaced in %s/go.mod; not updated", p, m.Dir))
+				continue
+			}
+			if module.IsPseudoVersion(v) {
+				if t, err := module.PseudoVersionTime(v); err == nil && t.Year() < 2000 {
+					f.Notes = append(f.Notes, fmt.Sprintf("%s@%s in %s/go.mod is a placeholder version; not updated", p, v, m.Dir))
+					continue
+				}
+			}
+			rq := byPath[p]
+			if rq == nil {
+				rq = &requirement{Path: p, From: v}
+				byPath[p] = rq
+			}
+			if semver.Compare(v, rq.From) < 0 {
+				rq.From = v
+			}
+			if !slices.Contains(rq.Dirs, m.Dir) {
+				rq.Dirs = append(rq.Dirs, m.Dir)
+			}
+		}
+	}
+	out := make([]requirement, 0, len(byPath))
+	for _, rq := range byPath {
+		out = append(out, *rq)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// nextMajorPath returns the module path of the next major version, or ""
+// when there is none to look for (gopkg.in paths).
+func nextMajorPath(p string) string {
+	prefix, pathMajor, ok := module.SplitPathVersion(p)
+	if !ok || strings.HasPrefix(p, "gopkg.in/") {
+		return ""
+	}
+	n := 1
+	if pathMajor != "" {
+		n, _ = strconv.Atoi(strings.TrimPrefix(pathMajor, "/v"))
+	}
+	return prefix + "/v" + strconv.Itoa(n+1)
+}
+
+// track is one module path's candidate versions, newest first.
+type track struct {
+	req     requirement
+	newPath string
+	// versions are newer than req.From and not retracted, pre-release
+	// or incompatible; hidden marks those modgate does not list.
+	versions []string
+	hidden   map[string]bool
+}
+
+func updateType(from, newPath, path, to string) string {
+	if newPath != path || semver.Major(from) != semver.Major(to) {
+		return typeMajor
+	}
+	if semver.MajorMinor(from) != semver.MajorMinor(to) {
+		return typeMinor
+	}
+	return typePatch
+}
+
+// retracted reads the retractions of path from the go.mod of its latest
+// listed version, as the go command does.
+func retracted(ctx context.Context, gc *gate.Client, path string, listed []string) func(string) bool {
+	none := func(string) bool { return false }
+	latest := ""
+	for i := len(listed) - 1; i >= 0; i-- {
+		if semver.Prerelease(listed[i]) == "" {
+			latest = listed[i]
+			break
+		}
+	}
+	if latest == "" && len(listed) > 0 {
+		latest = listed[len(listed)-1]
+	}
+	if latest == "" {
+		return none
+	}
+	data, err := gc.GoMod(ctx, path, latest)
+	if err != nil {
+		return none
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil || len(f.Retract) == 0 {
+		return none
+	}
+	return func(v string) bool {
+		for _, r := range f.Retract {
+			if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// loadTrack lists newPath's versions worth proposing over req.From.
+func loadTrack(ctx context.Context, gc *gate.Client, req requirement, newPath string) (*track, error) {
+	listed, err := gc.Versions(ctx, newPath)
+	if err != nil {
+		return nil, err
+	}
+	all, err := gc.AllVersions(ctx, newPath)
+	if err != nil {
+		return nil, err
+	}
+	t := &track{req: req, newPath: newPath, hidden: map[string]bool{}}
+	isRetracted := retracted(ctx, gc, newPath, listed)
+	pre := semver.Prerelease(req.From) != "" && newPath == req.Path
+	seen := map[string]bool{}
+	consider := func(v string, hidden bool) {
+		switch {
+		case seen[v]:
+			return
+		case newPath == req.Path && semver.Compare(v, req.From) <= 0:
+			return
+		case semver.Prerelease(v) != "" && !pre:
+			return
+		case strings.HasSuffix(v, "+incompatible") != strings.HasSuffix(req.From, "+incompatible") && newPath == req.Path:
+			return
+		case newPath == req.Path && semver.Major(v) != semver.Major(req.From):
+			return // +incompatible majors of the same path
+		case isRetracted(v):
+			return
+		}
+		seen[v] = true
+		t.versions = append(t.versions, v)
+		if hidden {
+			t.hidden[v] = true
+		}
+	}
+	for _, v := range listed {
+		consider(v, false)
+	}
+	for _, v := range all {
+		consider(v, !slices.Contains(listed, v))
+	}
+	semver.Sort(t.versions)
+	slices.Reverse(t.versions)
+	return t, nil
+}
+
+// plan finds the updates for a repository: for each requirement the
+// newest version modgate serves and allows, on the same major version and
+// on the next major path, skipping ignored ones.
+func (b *Bot) plan(ctx context.Context, r *gomod.Repo, rc *RepoConfig, closed map[string]int) (*findings, error) {
+	f := &findings{}
+	reqs := requirements(r, rc, f)
+	gc := b.gate()
+
+	// Lists first, concurrently: they are most of the requests.
+	tracks := make([][]*track, len(reqs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, rq := range reqs {
+		g.Go(func() error {
+			same, err := loadTrack(gctx, gc, rq, rq.Path)
+			if err != nil {
+				return err
+			}
+			tracks[i] = append(tracks[i], same)
+			if np := nextMajorPath(rq.Path); np != "" {
+				major, err := loadTrack(gctx, gc, rq, np)
+				if err != nil {
+					return err
+				}
+				tracks[i] = append(tracks[i], major)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// One decision request for every version that could be proposed,
+	// plus each current version (for the vulnerabilities it has).
+	var ask []gate.ModuleVersion
+	for i, rq := range reqs {
+		any := false
+		for _, t := range tracks[i] {
+			for _, v := range t.versions {
+				ask = append(ask, gate.ModuleVersion{Path: t.newPath, Version: v})
+				any = true
+			}
+		}
+		if any && semver.IsValid(rq.From) {
+			ask = append(ask, gate.ModuleVersion{Path: rq.Path, Version: rq.From})
+		}
+	}
+	decisions := map[gate.ModuleVersion]gate.Decision{}
+	if len(ask) > 0 {
+		ds, err := gc.Decide(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range ds {
+			decisions[ask[i]] = d
+		}
+	}
+
+	for i, rq := range reqs {
+		oldIDs, oldVuln := vulnIDs(decisions[gate.ModuleVersion{Path: rq.Path, Version: rq.From}])
+		for _, t := range tracks[i] {
+			for _, v := range t.versions {
+				mv := gate.ModuleVersion{Path: t.newPath, Version: v}
+				typ := updateType(rq.From, t.newPath, rq.Path, v)
+				if n, ok := closed[t.newPath+"@"+v]; ok {
+					f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v, PR: n, Reason: fmt.Sprintf("pull request #%d was closed without merging", n)})
+					continue
+				}
+				if rule := rc.ignored(t.newPath, v, typ); rule != nil {
+					f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v, Reason: "ignored by " + RepoConfigPath + " (module " + rule.Module + ")"})
+					break // older versions are ignored by the same rule or not wanted
+				}
+				d := decisions[mv]
+				if !d.Allowed {
+					f.Refused = append(f.Refused, refusal{Path: t.newPath, Version: v, From: rq.From, Why: whyPolicy, Reason: d.Reason()})
+					continue
+				}
+				if t.hidden[v] {
+					// Allowed but not listed yet: modgate's list cache has
+					// not caught up with the release. A later run sees it.
+					continue
+				}
+				c := candidate{
+					Update: gomod.Update{Path: rq.Path, From: rq.From, NewPath: t.newPath, To: v},
+					Type:   typ, Warn: d.Warn, Dirs: rq.Dirs,
+				}
+				newIDs, newVuln := vulnIDs(d)
+				if oldVuln {
+					for _, id := range oldIDs {
+						if !slices.Contains(newIDs, id) {
+							c.Fixes = append(c.Fixes, id)
+						}
+					}
+					if len(oldIDs) == 0 && !newVuln {
+						c.Fixes = []string{"vulnerability reported by policy"}
+					}
+				}
+				if info, err := gc.Info(ctx, t.newPath, v); err == nil {
+					c.Time = info.Time
+				}
+				f.Candidates = append(f.Candidates, c)
+				break
+			}
+		}
+	}
+	return f, nil
+}
+
+// group is one pull request's worth of updates.
+type group struct {
+	// Name is the branch suffix: modgate/<Name>.
+	Name     string
+	Security bool
+	Major    bool
+	Updates  []candidate
+}
+
+func (g *group) branch() string { return "modgate/" + g.Name }
+
+func (g *group) updates() []gomod.Update {
+	out := make([]gomod.Update, len(g.Updates))
+	for i, c := range g.Updates {
+		out[i] = c.Update
+	}
+	return out
+}
+
+// branchSafe turns a module path into a branch name component.
+func branchSafe(p string) string {
+	p = strings.ToLower(p)
+	var b strings.Builder
+	for _, r := range p {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-.")
+}
+
+// defaultGroup is the group of minor and patch updates matching no
+// configured group.
+const defaultGroup = "non-major"
+
+// grouping assigns candidates to groups and orders them: security fixes
+// first, then configured and non-major groups, then majors.
+func grouping(cands []candidate, rc *RepoConfig) []*group {
+	byName := map[string]*group{}
+	var out []*group
+	add := func(name string, c candidate, sec, major bool) {
+		g := byName[name]
+		if g == nil {
+			g = &group{Name: name, Security: sec, Major: major}
+			byName[name] = g
+			out = append(out, g)
+		}
+		g.Updates = append(g.Updates, c)
+	}
+	for _, c := range cands {
+		if c.security() {
+			add(branchSafe(c.Path), c, true, c.Type == typeMajor)
+			continue
+		}
+		name := ""
+		for _, g := range rc.Groups {
+			types := g.Types
+			if len(types) == 0 {
+				types = []string{typeMinor, typePatch}
+			}
+			if !slices.Contains(types, c.Type) {
+				continue
+			}
+			for _, p := range g.Match {
+				if matchPattern(p, c.Path) || matchPattern(p, c.NewPath) {
+					name = g.Name
+					break
+				}
+			}
+			if name != "" {
+				break
+			}
+		}
+		switch {
+		case name != "":
+			add(name, c, false, c.Type == typeMajor)
+		case c.Type == typeMajor:
+			add(branchSafe(c.NewPath), c, false, true)
+		default:
+			add(defaultGroup, c, false, false)
+		}
+	}
+	rank := func(g *group) int {
+		switch {
+		case g.Security:
+			return 0
+		case g.Major:
+			return 2
+		}
+		return 1
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if ri, rj := rank(out[i]), rank(out[j]); ri != rj {
+			return ri < rj
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}

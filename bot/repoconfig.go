@@ -1,0 +1,401 @@
+package bot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+	"text/template"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"gopkg.in/yaml.v3"
+)
+
+// RepoConfigPath is where a repository keeps its bot settings.
+const RepoConfigPath = ".github/modgate.yaml"
+
+// RepoConfig is a repository's bot settings (.github/modgate.yaml), also
+// used for the organisation-wide defaults. A field left empty in the
+// repository's file takes the default's value.
+type RepoConfig struct {
+	// Disabled turns the bot off for the repository. False means enabled.
+	Disabled bool `yaml:"disabled"`
+	// Schedule is the window in which pull requests are opened or
+	// updated. Security fixes ignore it. Empty means always.
+	Schedule *Window `yaml:"schedule"`
+	// Groups bundle updates into one pull request each; the first group
+	// matching an update takes it. Updates matching no group go to the
+	// default groups: one "non-major" pull request for minor and patch
+	// updates, one per module for major updates, one per module for
+	// security fixes.
+	Groups []Group `yaml:"groups"`
+	// Ignore lists updates never to propose.
+	Ignore []IgnoreRule `yaml:"ignore"`
+	// Limits bound how many pull requests the bot keeps open and opens
+	// per run. Security fixes are exempt.
+	Limits Limits `yaml:"limits"`
+	// Labels are added to every pull request. Empty means none.
+	Labels []string `yaml:"labels"`
+	// Reviewers and TeamReviewers are requested on new pull requests.
+	Reviewers     []string `yaml:"reviewers"`
+	TeamReviewers []string `yaml:"team_reviewers"`
+	// CommitMessage is a text/template for the commit message's first
+	// line, also the pull request title (see [TemplateData]). Empty
+	// means [DefaultCommitMessage].
+	CommitMessage string `yaml:"commit_message"`
+	// Test also runs go test ./... before a pull request is opened.
+	// Nil means false.
+	Test *bool `yaml:"test"`
+	// Indirect also updates requirements marked // indirect. Nil means
+	// false: indirect requirements move when direct ones need them to.
+	Indirect *bool `yaml:"indirect"`
+	// Dashboard keeps a dependency dashboard issue. Nil means true.
+	Dashboard *bool `yaml:"dashboard"`
+}
+
+// DefaultCommitMessage is a semantic commit message: fix(deps) for
+// security fixes, chore(deps) otherwise.
+const DefaultCommitMessage = `{{if .Security}}fix{{else}}chore{{end}}(deps): update {{.Subject}}`
+
+// Window is a weekly time window.
+type Window struct {
+	// TimeZone is the IANA zone of Days and Hours. Empty means UTC.
+	TimeZone string `yaml:"timezone"`
+	// Days are the weekdays ("mon".."sun"). Empty means every day.
+	Days []string `yaml:"days"`
+	// Hours is "HH:MM-HH:MM" (end exclusive, may wrap midnight). Empty
+	// means all day.
+	Hours string `yaml:"hours"`
+}
+
+// Group is a named bundle of updates.
+type Group struct {
+	// Name names the group and its branch modgate/<name>. Required:
+	// lower-case letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Match lists module path patterns (path.Match syntax, or a prefix
+	// ending in "/..."). Required.
+	Match []string `yaml:"match"`
+	// Types are the update types taken: "major", "minor", "patch". Empty
+	// means minor and patch.
+	Types []string `yaml:"types"`
+}
+
+// IgnoreRule excludes updates.
+type IgnoreRule struct {
+	// Module is a module path pattern (as in [Group.Match]). Required.
+	Module string `yaml:"module"`
+	// Versions lists target versions or version prefixes ("v2",
+	// "v1.4", "v1.4.2"). Empty means any version.
+	Versions []string `yaml:"versions"`
+	// Types lists update types to ignore. Empty means any type.
+	Types []string `yaml:"types"`
+}
+
+// Limits bound the bot's pull requests. Nil fields take the default's
+// value; zero means unlimited.
+type Limits struct {
+	// OpenPRs caps open modgate pull requests in the repository.
+	OpenPRs *int `yaml:"open_prs"`
+	// PRsPerRun caps pull requests opened by one run.
+	PRsPerRun *int `yaml:"prs_per_run"`
+}
+
+var groupName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+func checkTypes(field string, types []string) error {
+	for i, t := range types {
+		switch t {
+		case "major", "minor", "patch":
+		default:
+			return fmt.Errorf("%s[%d]: unknown update type %q (want major, minor or patch)", field, i, t)
+		}
+	}
+	return nil
+}
+
+func checkPattern(field, p string) error {
+	if p == "" {
+		return fmt.Errorf("%s: empty module pattern", field)
+	}
+	if _, err := path.Match(strings.TrimSuffix(p, "/..."), "x"); err != nil {
+		return fmt.Errorf("%s: bad pattern %q: %v", field, p, err)
+	}
+	return nil
+}
+
+// Validate reports the first invalid field by its YAML name.
+func (c *RepoConfig) Validate() error {
+	if w := c.Schedule; w != nil {
+		if w.TimeZone != "" {
+			if _, err := time.LoadLocation(w.TimeZone); err != nil {
+				return fmt.Errorf("schedule.timezone: unknown time zone %q", w.TimeZone)
+			}
+		}
+		for i, d := range w.Days {
+			if _, ok := weekdays[strings.ToLower(d)]; !ok {
+				return fmt.Errorf("schedule.days[%d]: unknown day %q (want mon, tue, wed, thu, fri, sat or sun)", i, d)
+			}
+		}
+		if w.Hours != "" {
+			if _, _, err := parseHours(w.Hours); err != nil {
+				return fmt.Errorf("schedule.hours: %w", err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, g := range c.Groups {
+		if !groupName.MatchString(g.Name) {
+			return fmt.Errorf("groups[%d].name: %q is not a valid group name (lower-case letters, digits, '.', '_', '-')", i, g.Name)
+		}
+		if seen[g.Name] {
+			return fmt.Errorf("groups[%d].name: duplicate group %q", i, g.Name)
+		}
+		seen[g.Name] = true
+		if len(g.Match) == 0 {
+			return fmt.Errorf("groups[%d].match: required", i)
+		}
+		for j, p := range g.Match {
+			if err := checkPattern(fmt.Sprintf("groups[%d].match[%d]", i, j), p); err != nil {
+				return err
+			}
+		}
+		if err := checkTypes(fmt.Sprintf("groups[%d].types", i), g.Types); err != nil {
+			return err
+		}
+	}
+	for i, r := range c.Ignore {
+		if err := checkPattern(fmt.Sprintf("ignore[%d].module", i), r.Module); err != nil {
+			return err
+		}
+		for j, v := range r.Versions {
+			if !semver.IsValid(v) {
+				return fmt.Errorf("ignore[%d].versions[%d]: %q is not a version or version prefix", i, j, v)
+			}
+		}
+		if err := checkTypes(fmt.Sprintf("ignore[%d].types", i), r.Types); err != nil {
+			return err
+		}
+	}
+	if l := c.Limits.OpenPRs; l != nil && *l < 0 {
+		return fmt.Errorf("limits.open_prs: %d is negative", *l)
+	}
+	if l := c.Limits.PRsPerRun; l != nil && *l < 0 {
+		return fmt.Errorf("limits.prs_per_run: %d is negative", *l)
+	}
+	for i, l := range c.Labels {
+		if strings.TrimSpace(l) == "" {
+			return fmt.Errorf("labels[%d]: empty label", i)
+		}
+	}
+	if c.CommitMessage != "" {
+		t, err := template.New("commit_message").Option("missingkey=error").Parse(c.CommitMessage)
+		if err != nil {
+			return fmt.Errorf("commit_message: %w", err)
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, TemplateData{Subject: "example.com/m to v1.2.3", Type: "minor"}); err != nil {
+			return fmt.Errorf("commit_message: %w", err)
+		}
+		if strings.TrimSpace(b.String()) == "" {
+			return errors.New("commit_message: renders empty")
+		}
+	}
+	return nil
+}
+
+// parseHours parses "HH:MM-HH:MM" into minutes after midnight.
+func parseHours(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+	}
+	parse := func(x string) (int, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if from, err = parse(a); err != nil {
+		return
+	}
+	if to, err = parse(b); err != nil {
+		return
+	}
+	if from == to {
+		return 0, 0, fmt.Errorf("%q is an empty window", s)
+	}
+	return from, to, nil
+}
+
+// Open reports whether t falls in the window (a nil window is always
+// open).
+func (w *Window) Open(t time.Time) bool {
+	if w == nil {
+		return true
+	}
+	loc := time.UTC
+	if w.TimeZone != "" {
+		if l, err := time.LoadLocation(w.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	t = t.In(loc)
+	if len(w.Days) > 0 {
+		ok := false
+		for _, d := range w.Days {
+			if weekdays[strings.ToLower(d)] == t.Weekday() {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if w.Hours != "" {
+		from, to, err := parseHours(w.Hours)
+		if err != nil {
+			return false
+		}
+		m := t.Hour()*60 + t.Minute()
+		if from < to {
+			return from <= m && m < to
+		}
+		return m >= from || m < to
+	}
+	return true
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// ParseRepoConfig reads a repository's .github/modgate.yaml and
+// validates it. Errors name the file, and the line or field.
+func ParseRepoConfig(data []byte) (*RepoConfig, error) {
+	var c RepoConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		msg := unknownField.ReplaceAllString(err.Error(), `unknown field "$1"`)
+		msg = strings.ReplaceAll(strings.TrimPrefix(msg, "yaml: "), "\n ", "")
+		return nil, fmt.Errorf("%s: %s", RepoConfigPath, msg)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", RepoConfigPath, err)
+	}
+	return &c, nil
+}
+
+// merge returns c with empty fields taken from def.
+func (c RepoConfig) merge(def RepoConfig) RepoConfig {
+	out := c
+	if out.Schedule == nil {
+		out.Schedule = def.Schedule
+	}
+	if out.Groups == nil {
+		out.Groups = def.Groups
+	}
+	out.Ignore = append(append([]IgnoreRule(nil), def.Ignore...), c.Ignore...)
+	if out.Limits.OpenPRs == nil {
+		out.Limits.OpenPRs = def.Limits.OpenPRs
+	}
+	if out.Limits.PRsPerRun == nil {
+		out.Limits.PRsPerRun = def.Limits.PRsPerRun
+	}
+	if out.Labels == nil {
+		out.Labels = def.Labels
+	}
+	if out.Reviewers == nil {
+		out.Reviewers = def.Reviewers
+	}
+	if out.TeamReviewers == nil {
+		out.TeamReviewers = def.TeamReviewers
+	}
+	if out.CommitMessage == "" {
+		out.CommitMessage = def.CommitMessage
+	}
+	if out.CommitMessage == "" {
+		out.CommitMessage = DefaultCommitMessage
+	}
+	if out.Test == nil {
+		out.Test = def.Test
+	}
+	if out.Indirect == nil {
+		out.Indirect = def.Indirect
+	}
+	if out.Dashboard == nil {
+		out.Dashboard = def.Dashboard
+	}
+	out.Disabled = c.Disabled || def.Disabled
+	return out
+}
+
+// matchPattern matches a module path against a Group.Match pattern.
+func matchPattern(pattern, p string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return p == prefix || strings.HasPrefix(p, prefix+"/")
+	}
+	ok, _ := path.Match(pattern, p)
+	return ok
+}
+
+// versionMatches reports whether v equals or extends prefix ("v1.4"
+// matches v1.4.2 but not v1.40.0).
+func versionMatches(prefix, v string) bool {
+	return v == prefix || strings.HasPrefix(v, prefix+".") || strings.HasPrefix(v, prefix+"-") || strings.HasPrefix(v, prefix+"+")
+}
+
+// ignored returns the rule ignoring an update of p to v of type typ.
+func (c *RepoConfig) ignored(p, v, typ string) *IgnoreRule {
+	for i, r := range c.Ignore {
+		prefix, _, _ := module.SplitPathVersion(p)
+		if !matchPattern(r.Module, p) && !matchPattern(r.Module, prefix) {
+			continue
+		}
+		if len(r.Versions) > 0 {
+			ok := false
+			for _, pv := range r.Versions {
+				if versionMatches(pv, v) {
+					ok = true
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		if len(r.Types) > 0 {
+			ok := false
+			for _, t := range r.Types {
+				if t == typ {
+					ok = true
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		return &c.Ignore[i]
+	}
+	return nil
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func intOr(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}
