@@ -115,6 +115,8 @@ type Module struct {
 	Status Status `json:"-"`
 	// Notes explain the annotations (vulnerability IDs, rule names).
 	Notes []string `json:"notes,omitempty"`
+
+	synthetic bool // made up from an edge target missing from the build list
 }
 
 // ID returns "path@version", or the path for a main module.
@@ -194,19 +196,26 @@ func (g *Graph) index() {
 	// Targets missing from the build list get the highest version any
 	// edge asks for; they are found first so that their own edges are
 	// followed at that version.
-	synth := make(map[string]*Module)
-	for _, e := range g.Edges {
-		if _, listed := g.Modules[e.To.Path]; listed {
-			continue
+	// Only edges from selected versions count, so a module required
+	// only by versions that lost selection never becomes a node; new
+	// nodes can make more edges count, hence the fixed point.
+	for changed := true; changed; {
+		changed = false
+		for _, e := range g.Edges {
+			from, ok := g.Modules[e.From.Path]
+			if !ok || from.Version != e.From.Version {
+				continue
+			}
+			to, listed := g.Modules[e.To.Path]
+			switch {
+			case !listed:
+				g.Modules[e.To.Path] = &Module{Path: e.To.Path, Version: e.To.Version, Indirect: true, synthetic: true}
+				changed = true
+			case to.synthetic && semver.Compare(e.To.Version, to.Version) > 0:
+				to.Version = e.To.Version
+				changed = true
+			}
 		}
-		if m := synth[e.To.Path]; m == nil {
-			synth[e.To.Path] = &Module{Path: e.To.Path, Version: e.To.Version, Indirect: true}
-		} else if semver.Compare(e.To.Version, m.Version) > 0 {
-			m.Version = e.To.Version
-		}
-	}
-	for p, m := range synth {
-		g.Modules[p] = m
 	}
 	seen := make(map[[2]string]int)
 	for _, e := range g.Edges {

@@ -94,10 +94,10 @@ func NewGitHubSnapshot(g *Graph, opts SnapshotOptions) *GitHubSnapshot {
 		deps := []string{}
 		for _, d := range g.Deps(m.Path) {
 			if dm := g.Modules[d.Path]; dm != nil && !dm.Main && dm.Version != "" {
-				deps = append(deps, PURL(dm.Path, dm.Version))
+				deps = append(deps, modulePURL(dm))
 			}
 		}
-		resolved[m.Path] = GitHubDependency{PackageURL: PURL(m.Path, m.Version), Relationship: rel, Scope: "runtime", Dependencies: deps}
+		resolved[m.Path] = GitHubDependency{PackageURL: modulePURL(m), Relationship: rel, Scope: "runtime", Dependencies: deps}
 	}
 	return &GitHubSnapshot{
 		Version:  0,
@@ -116,6 +116,15 @@ func NewGitHubSnapshot(g *Graph, opts SnapshotOptions) *GitHubSnapshot {
 
 // WriteGitHubSnapshot writes the snapshot as indented JSON.
 func WriteGitHubSnapshot(w io.Writer, s *GitHubSnapshot) error { return writeJSON(w, s) }
+
+// modulePURL names the code actually built: a module replacement's
+// path and version (a directory replacement keeps the original).
+func modulePURL(m *Module) string {
+	if m.Replace != nil && !m.Replace.Local() {
+		return PURL(m.Replace.Path, m.Replace.Version)
+	}
+	return PURL(m.Path, m.Version)
+}
 
 // PURL returns the package URL of a Go module version:
 // pkg:golang/<path segments>@<version>, each segment percent-encoded as
