@@ -80,6 +80,7 @@ type compiled struct {
 	byClient    bool              // rules read input.client: cache per client
 	maxCooldown time.Duration
 	cacheTTL    time.Duration // <0: no caching
+	rules       []string      // rule package names
 }
 
 // NewEngine validates the configuration, loads and compiles the built-in
@@ -194,6 +195,15 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 	if st.cacheTTL == 0 {
 		st.cacheTTL = defaultCacheTTL
 	}
+	for _, f := range set.files {
+		pkg := f.parsed.Package.Path
+		if len(pkg) == len(rulesPkg)+1 && pkg.HasPrefix(rulesPkg) {
+			if name, ok := pkg[len(pkg)-1].Value.(ast.String); ok && !slices.Contains(st.rules, string(name)) {
+				st.rules = append(st.rules, string(name))
+			}
+		}
+	}
+	slices.Sort(st.rules)
 	st.bundles = map[string]string{"modgate": st.digest}
 	for dir, rev := range set.revisions {
 		st.bundles[dir] = rev

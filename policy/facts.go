@@ -116,11 +116,15 @@ func updateType(prev, v string) string {
 	return "patch"
 }
 
-// latestOf returns the version the go command takes retractions and
-// deprecations from: the highest release, preferring compatible versions
-// over +incompatible ones (as the go command does when a go.mod-aware
-// version exists), else the highest pre-release.
-func latestOf(sorted []string) string {
+// LatestVersion returns the version the go command takes retractions and
+// deprecations from, given a module's listed versions in any order: the
+// highest release, preferring compatible versions over +incompatible ones
+// (as the go command does when a go.mod-aware version exists), else the
+// highest pre-release; "" for no versions. The proxy's ModuleFacts should
+// use it to pick the go.mod LatestGoMod returns.
+func LatestVersion(versions []string) string {
+	sorted := slices.Clone(versions)
+	semver.Sort(sorted)
 	pick := func(ok func(string) bool) string {
 		for i := len(sorted) - 1; i >= 0; i-- {
 			if ok(sorted[i]) {
@@ -209,7 +213,7 @@ func loadModFacts(ctx context.Context, src ModuleFacts, mod string) (*modFacts, 
 	}
 	semver.Sort(f.versions)
 	f.versions = slices.Compact(f.versions)
-	f.latest = latestOf(f.versions)
+	f.latest = LatestVersion(f.versions)
 	gomod, err := src.LatestGoMod(ctx, mod)
 	if errors.Is(err, ErrUnknown) {
 		return f, nil
