@@ -496,7 +496,9 @@ func (b *Bot) update(ctx context.Context, st *repoState) error {
 		st.report.Actions = append(st.report.Actions, act)
 		if !has {
 			openCount++
-			created++
+			if !g.Security {
+				created++ // security fixes do not use up the per-run limit
+			}
 			st.open = append(st.open, forge.PullRequest{Number: act.Number, Title: act.Title, Head: g.branch()})
 		}
 	}

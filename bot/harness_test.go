@@ -58,6 +58,8 @@ type env struct {
 	gh    *fakegithub.Server
 	goEnv []string
 	now   time.Time
+	// forgeOpts, if set, adjusts the forge client's options.
+	forgeOpts func(*forge.Options)
 }
 
 func newEnv(t *testing.T) *env {
@@ -135,7 +137,11 @@ func (e *env) bot(cfg Config, out io.Writer) *Bot {
 	if err := cfg.Validate(); err != nil {
 		e.t.Fatalf("Validate: %v", err)
 	}
-	gh, err := forge.NewGitHub(forge.Options{BaseURL: e.gh.URL, Token: testToken})
+	fo := forge.Options{BaseURL: e.gh.URL, Token: testToken}
+	if e.forgeOpts != nil {
+		e.forgeOpts(&fo)
+	}
+	gh, err := forge.NewGitHub(fo)
 	if err != nil {
 		e.t.Fatal(err)
 	}

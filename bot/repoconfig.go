@@ -284,7 +284,8 @@ func ParseRepoConfig(data []byte) (*RepoConfig, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		msg := unknownField.ReplaceAllString(err.Error(), `unknown field "$1"`)
-		msg = strings.ReplaceAll(strings.TrimPrefix(msg, "yaml: "), "\n ", "")
+		msg = strings.TrimPrefix(strings.TrimPrefix(msg, "yaml: "), "unmarshal errors:")
+		msg = strings.Join(strings.Fields(msg), " ")
 		return nil, fmt.Errorf("%s: %s", RepoConfigPath, msg)
 	}
 	if err := c.Validate(); err != nil {

@@ -67,12 +67,19 @@ func NewGitHub(o Options) (*GitHub, error) {
 		tr = http.DefaultTransport
 	}
 	g := &GitHub{o: o, tok: o.Token}
-	c := github.NewClient(&http.Client{Transport: tr})
-	if o.BaseURL != "" {
-		var err error
-		if c, err = c.WithEnterpriseURLs(o.BaseURL, o.BaseURL); err != nil {
+	enterprise := func(c *github.Client) (*github.Client, error) {
+		if o.BaseURL == "" {
+			return c, nil
+		}
+		c, err := c.WithEnterpriseURLs(o.BaseURL, o.BaseURL)
+		if err != nil {
 			return nil, fmt.Errorf("github: base URL %q: %w", o.BaseURL, err)
 		}
+		return c, nil
+	}
+	c, err := enterprise(github.NewClient(&http.Client{Transport: tr}))
+	if err != nil {
+		return nil, err
 	}
 	g.base = strings.TrimSuffix(c.BaseURL.String(), "/")
 	if o.App != nil {
@@ -80,9 +87,15 @@ func NewGitHub(o Options) (*GitHub, error) {
 		if err != nil {
 			return nil, fmt.Errorf("github: app %d installation %d: %w", o.App.AppID, o.App.InstallationID, err)
 		}
+		// ghinstallation posts to <base>/app/installations/<id>/access_tokens.
 		itr.BaseURL = g.base
+		// Without options the token request's body is JSON null, which
+		// the API description does not allow; ask for the defaults.
+		itr.InstallationTokenOptions = &github.InstallationTokenOptions{}
 		g.app = itr
-		c.Client().Transport = itr
+		if c, err = enterprise(github.NewClient(&http.Client{Transport: itr})); err != nil {
+			return nil, err
+		}
 	} else {
 		c = c.WithAuthToken(o.Token)
 	}

@@ -366,6 +366,14 @@ func (g *Go) Graph(ctx context.Context, r *Repo) ([]Edge, error) {
 			if len(f) != 2 {
 				continue
 			}
+			// A repository module appears as a main module or, seen
+			// from another one, at its (often placeholder) required
+			// version: draw it once, by path.
+			for i, n := range f {
+				if p, _, ok := strings.Cut(n, "@"); ok && r.Local(p) {
+					f[i] = p
+				}
+			}
 			e := Edge{f[0], f[1]}
 			if !seen[e] {
 				seen[e] = true
