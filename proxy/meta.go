@@ -120,6 +120,9 @@ func (p *Proxy) refreshMeta(ctx context.Context, req Request, kind Kind, key str
 	if kind == KindList {
 		body = cleanList(body)
 		p.recordFirstSeen(ctx, req.Module, versionsOf(body), false)
+		if old := p.meta.get(key); p.OnListChange != nil && (old == nil || !bytes.Equal(old.Body, body)) {
+			p.OnListChange(req.Module)
+		}
 	} else if _, err := parseInfo(body, ""); err != nil {
 		return nil, &FetchError{Module: req.Module, Kind: kind, Err: err}
 	}
@@ -452,6 +455,30 @@ func (p *Proxy) Versions(ctx context.Context, mod string) ([]string, error) {
 	vs := versionsOf(body)
 	sort.Slice(vs, func(i, j int) bool { return semver.Compare(vs[i], vs[j]) < 0 })
 	return vs, nil
+}
+
+// Latest resolves mod@latest without policy, as the go command would: the
+// highest release (else pre-release) in the list, else the upstream's
+// @latest. It returns the version and its .info time.
+func (p *Proxy) Latest(ctx context.Context, mod string) (string, time.Time, error) {
+	p.init()
+	vs, err := p.Versions(ctx, mod)
+	if err != nil && !errors.Is(err, upstream.ErrNotFound) {
+		return "", time.Time{}, err
+	}
+	if v := pickLatest(vs); v != "" {
+		t, err := p.InfoTime(ctx, mod, v)
+		return v, t, err
+	}
+	body, err := p.metadata(ctx, Request{Module: mod, Kind: KindLatest}, KindLatest)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	info, err := parseInfo(body, "")
+	if err != nil {
+		return "", time.Time{}, &FetchError{Module: mod, Kind: KindLatest, Err: err}
+	}
+	return info.Version, info.Time, nil
 }
 
 // GoMod returns the verified go.mod of mod@version (cached).

@@ -62,6 +62,9 @@ type Proxy struct {
 	Logger *slog.Logger
 	// Metrics records instruments; nil records nothing.
 	Metrics *Metrics
+	// OnListChange, if set, is called with a module path whenever its
+	// upstream list changes (for example to drop cached policy facts).
+	OnListChange func(module string)
 	// RequireFirstSeen makes the proxy list a module before deciding on a
 	// version it has never seen listed, so every decision knows when the
 	// version appeared (needed by cooldown rules). Off, a version never
