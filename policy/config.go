@@ -267,7 +267,9 @@ func (c *Config) normalize() (map[string]any, error) {
 		ignore = append(ignore, strings.TrimSpace(id))
 	}
 
-	days := map[string]any{}
+	// Every update type gets its number of days, so the rule needs one
+	// lookup.
+	days := map[string]any{"initial": c.Cooldown.Days, "patch": c.Cooldown.Days, "minor": c.Cooldown.Days, "major": c.Cooldown.Days}
 	if c.Cooldown.Days < 0 {
 		bad("cooldown.days", "%d: must not be negative", c.Cooldown.Days)
 	}

@@ -3,7 +3,7 @@ package modgate_test.cooldown
 import data.modgate.rules.cooldown
 import data.modgate_test.fixtures as f
 
-seven := f.cfg({"cooldown": {"default_days": 7}})
+seven := f.cooldown_cfg(7, {})
 
 fix := f.vuln("GO-2024-0001", true, "v1.2.3")
 
@@ -42,7 +42,7 @@ test_info_time_is_not_the_age if {
 }
 
 test_update_type_overrides if {
-	c := f.cfg({"cooldown": {"default_days": 7, "days": {"patch": 0, "major": 30}}})
+	c := f.cooldown_cfg(7, {"patch": 0, "major": 30})
 	count(cooldown.deny) == 0 with input as f.inp({"first_seen_ns": f.now}) with data.modgate.config as c
 	some d in cooldown.deny with input as f.inp({"first_seen_ns": f.now - (10 * f.day), "update": {"previous": "v1.2.3", "type": "major"}}) with data.modgate.config as c
 	contains(d.msg, "for a major update is 30 days")
@@ -63,7 +63,7 @@ test_fix_exception_allows_with_warning if {
 test_fix_exception_needs_counted_vuln if {
 	unreviewed := f.vuln("GO-2024-0002", false, "v1.2.3")
 	count(cooldown.deny) == 1 with input as f.inp({"first_seen_ns": f.now, "fixes": [unreviewed]}) with data.modgate.config as seven
-	ignored := f.cfg({"cooldown": {"default_days": 7}, "vulns": {"ignore": ["GO-2024-0001"]}})
+	ignored := object.union(seven, {"vulns": {"ignore": ["GO-2024-0001"]}})
 	count(cooldown.deny) == 1 with input as f.inp({"first_seen_ns": f.now, "fixes": [fix]}) with data.modgate.config as ignored
 }
 

@@ -40,7 +40,7 @@ cfg_base := {
 	"mode": "enforce",
 	"rule_modes": {},
 	"vulns": {"include_unreviewed": false, "ignore": []},
-	"cooldown": {"default_days": 0, "days": {}},
+	"cooldown": {"default_days": 0, "days": {"initial": 0, "patch": 0, "minor": 0, "major": 0}},
 	"lists": {"allowed": [], "blocked": []},
 	"licenses": {"allow": [], "deny": [], "unknown": "allow"},
 	"pseudo": "allow",
@@ -52,6 +52,16 @@ inp(over) := object.union(input_base, over)
 
 # cfg returns the zero configuration deep-merged with over.
 cfg(over) := object.union(cfg_base, over)
+
+# cooldown_cfg returns a configuration with a cooldown of default days,
+# overridden per update type by days_by_type, normalized as the engine does.
+cooldown_cfg(default_days, days_by_type) := cfg({"cooldown": {
+	"default_days": default_days,
+	"days": object.union(
+		{"initial": default_days, "patch": default_days, "minor": default_days, "major": default_days},
+		days_by_type,
+	),
+}})
 
 # rules_of returns the rule names in a set of violations.
 rules_of(vs) := {v.rule | some v in vs}

@@ -46,26 +46,20 @@ cmp(r, ">=") if r >= 0
 # ("example.com/org" matches "example.com/org/x" but not
 # "example.com/organic"; a trailing "/" drops the path itself); "regex" is an
 # unanchored RE2 match.
-module_match(e, m) if {
-	e.match == "exact"
-	m == e.module
+module_match(e, m) if match_kind(e.match, e.module, m)
+
+# match_kind dispatches on the match kind, a constant argument OPA's rule
+# index uses to pick the one clause that applies.
+match_kind("exact", p, m) if m == p
+
+match_kind("prefix", p, m) if {
+	not endswith(p, "/")
+	m == p
 }
 
-module_match(e, m) if {
-	e.match == "prefix"
-	not endswith(e.module, "/")
-	m == e.module
-}
+match_kind("prefix", p, m) if startswith(m, concat("", [trim_suffix(p, "/"), "/"]))
 
-module_match(e, m) if {
-	e.match == "prefix"
-	startswith(m, concat("", [trim_suffix(e.module, "/"), "/"]))
-}
-
-module_match(e, m) if {
-	e.match == "regex"
-	regex.match(e.module, m)
-}
+match_kind("regex", p, m) if regex.match(p, m)
 
 # max_version returns the highest of a non-empty array of Go versions.
 max_version(vs) := m if {
