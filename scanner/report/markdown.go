@@ -76,7 +76,7 @@ func WriteMarkdown(w io.Writer, r *check.Report, in Info) error {
 				msg += "<br/>via " + mdEscape(strings.Join(f.Via, " → "))
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mark, f.Severity, mdCode(string(f.Kind)), subject,
-				mdCode(fmt.Sprintf("%s:%d", f.File, f.Line)), msg)
+				mdCode(fmt.Sprintf("%s:%d", f.File, max(f.Line, 1))), msg)
 		}
 		var details []*check.Finding
 		for _, f := range r.Findings {
