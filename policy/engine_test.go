@@ -549,3 +549,37 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestReadmeExample keeps the custom rule in README-section.md (copied to
+// testdata/policy/readme) compiling, passing its test and deciding as
+// documented.
+func TestReadmeExample(t *testing.T) {
+	ctx := context.Background()
+	dir := "../testdata/policy/readme"
+	readme, err := os.ReadFile("README-section.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"internal.rego", "internal_test.rego"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(readme, b) {
+			t.Errorf("README-section.md does not contain %s verbatim", name)
+		}
+	}
+	sum, err := RunTests(ctx, TestOptions{Paths: []string{dir}})
+	if err != nil || sum.Pass != 1 || !sum.OK() {
+		t.Fatalf("RunTests(readme) = %+v, %v", sum, err)
+	}
+	e := mustEngine(ctx, Options{Config: &Config{Paths: []string{dir}}, Now: func() time.Time { return t0 }})
+	in := Input{Module: "git.example.com/x", Version: "v2.0.0", Kind: proxy.KindZip, Now: t0, FirstSeen: t0.Add(-10 * day), Update: Update{"v1.9.0", "major"}}
+	r, err := e.Evaluate(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rulesOf(r.Warn) != "internal" || !r.ValidUntil.Equal(t0.Add(50*day)) {
+		t.Errorf("README example: warn %v valid until %v", r.Warn, r.ValidUntil)
+	}
+}
