@@ -169,7 +169,7 @@ func (b *Bot) env() []string {
 // configured additions, and GOPROXY pointing at modgate only.
 func (b *Bot) goCmd() *gomod.Go {
 	env := append(b.env(), b.Config.GoEnv...)
-	env = append(env, "GOPROXY="+b.Gate.URL, "GOFLAGS=-modcacherw")
+	env = append(env, "GOPROXY="+b.Gate.URL)
 	if b.Config.Modgate.GOSUMDB != "" {
 		env = append(env, "GOSUMDB="+b.Config.Modgate.GOSUMDB)
 	}
@@ -494,7 +494,13 @@ func (b *Bot) update(ctx context.Context, st *repoState) error {
 			continue
 		}
 		st.report.Actions = append(st.report.Actions, act)
-		if !has {
+		if has {
+			for i := range st.open {
+				if st.open[i].Number == act.Number {
+					st.open[i].Title = act.Title
+				}
+			}
+		} else {
 			openCount++
 			if !g.Security {
 				created++ // security fixes do not use up the per-run limit

@@ -48,6 +48,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		"acme/svc: would create dashboard",
 		"----- body -----", "| `example.com/vulnlib` | `v1.0.0` → `v1.1.0` (minor) |",
 		"refused modgate/example.com-hello-v2: verification")
+	t.Log(out.String())
 }
 
 func TestLimitsAndSchedule(t *testing.T) {
