@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,6 +174,7 @@ func TestGraphCommand(t *testing.T) {
 		{"dot annotated", denied.Dir, []string{"--proxy", w.PolicyGate.URL}, 0,
 			[]string{"digraph modules {", `"example.com/denied" -> "example.com/dep";`, `"example.com/hello" [label="example.com/hello\nv1.0.0", fillcolor="#fecaca"`}},
 		{"mermaid", denied.Dir, []string{"--format", "mermaid", "--vulndb", w.VulnDB}, 0, []string{"flowchart LR", `["example.com/dep<br/>v1.0.0"]`}},
+		{"updates", denied.Dir, []string{"--format", "mermaid", "--updates"}, 0, []string{`["example.com/hello<br/>v1.0.0 (update v1.2.0)"]`, " outdated\n"}},
 		{"why", denied.Dir, []string{"--why", "example.com/hello"}, 0,
 			[]string{"example.com/denied → example.com/hello\n"}},
 		{"why json", denied.Dir, []string{"--why", "example.com/hello", "--format", "json"}, 0, []string{`"why": {`, `"module": "example.com/hello"`}},
@@ -190,6 +192,11 @@ func TestGraphCommand(t *testing.T) {
 		{"diff and why", diff.Dir, []string{"--diff", "HEAD~1", "--why", "x"}, 2, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "svg" {
+				if _, err := exec.LookPath("dot"); err != nil && os.Getenv("CI") != "true" {
+					t.Skip("Graphviz dot not installed (required under CI)")
+				}
+			}
 			code, stdout, stderr := runIn(env, append(append([]string{"graph"}, tc.args...), tc.dir)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)

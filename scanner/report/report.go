@@ -89,7 +89,7 @@ func WriteText(w io.Writer, r *check.Report, in Info) error {
 				continue
 			}
 			mark := map[string]string{check.StatusPass: "ok  ", check.StatusFail: "FAIL", check.StatusSkip: "skip"}[c.Status]
-			fmt.Fprintf(&b, "  %s %-9s %s\n", mark, n, c.Summary)
+			fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("  %s %-9s %s", mark, n, c.Summary), " "))
 		}
 	}
 	for _, n := range r.Notes {
