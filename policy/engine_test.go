@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -581,5 +583,49 @@ func TestReadmeExample(t *testing.T) {
 	}
 	if rulesOf(r.Warn) != "internal" || !r.ValidUntil.Equal(t0.Add(50*day)) {
 		t.Errorf("README example: warn %v valid until %v", r.Warn, r.ValidUntil)
+	}
+}
+
+// TestConcurrentDecide runs decisions, reloads and invalidations at once;
+// run with -race.
+func TestConcurrentDecide(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	vulns := &fakeVulns{}
+	vulns.set("s1", modM+"@v1.0.0", Vuln{ID: "GO-1", Reviewed: true, Fixed: "v1.2.0"})
+	var logBuf bytes.Buffer
+	e := mustEngine(ctx, Options{Config: &Config{Cooldown: CooldownConfig{Days: 3}}, Facts: newFacts(), Vulns: vulns, Now: clk.now, DecisionLog: &logBuf, Registerer: prometheus.NewRegistry()})
+	versions := newFacts().versions[modM]
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				v := versions[(i+g)%len(versions)]
+				r, err := e.Decider().Decide(ctx, proxy.Query{Module: modM, Version: v, Kind: proxy.KindList, FirstSeen: t0.Add(-time.Duration(i%5) * day)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if v == "v1.0.1" && r.Allowed() {
+					t.Errorf("retracted %s allowed", v)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 20 {
+			e.Invalidate(modM)
+			vulns.set(fmt.Sprintf("s%d", i), "x")
+			days := 3 + i%2
+			if err := e.Reload(ctx, &Config{Cooldown: CooldownConfig{Days: days}}); err != nil {
+				t.Error(err)
+			}
+			clk.advance(time.Hour)
+		}
+	})
+	wg.Wait()
+	if n := bytes.Count(logBuf.Bytes(), []byte("\n")); n != 800 {
+		t.Errorf("decision log has %d lines, want 800", n)
 	}
 }
