@@ -14,9 +14,7 @@ package modgate.rules.cooldown
 
 import data.modgate.lib
 
-default update_type := "initial"
-
-update_type := input.update.type if input.update.type != ""
+update_type := input.update.type
 
 days := d if {
 	d := data.modgate.config.cooldown.days[update_type]

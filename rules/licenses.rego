@@ -7,51 +7,45 @@ package modgate.rules.licenses
 
 import data.modgate.lib
 
-status := input.license_status
+# Each body tests the configuration first, so an unconfigured rule costs
+# one lookup.
+conf := data.modgate.config.licenses
 
-ids := input.licenses
-
-unknown if status == "none"
+unknown if input.license_status == "none"
 
 unknown if {
-	status == "unavailable"
+	input.license_status == "unavailable"
 	input.kind == "zip"
 }
 
-unknown_action := data.modgate.config.licenses.unknown
+denied := {id | some id in input.licenses; lower(id) in conf.deny}
 
-denied := {id |
-	count(data.modgate.config.licenses.deny) > 0
-	some id in ids
-	lower(id) in data.modgate.config.licenses.deny
-}
+not_allowed := {id | some id in input.licenses; not lower(id) in conf.allow}
 
-not_allowed := {id |
-	count(data.modgate.config.licenses.allow) > 0
-	some id in ids
-	not lower(id) in data.modgate.config.licenses.allow
-}
+fix := "use a module under an allowed license or request a waiver"
 
-deny contains {"msg": msg, "fix": "use a module under an allowed license or request a waiver"} if {
+deny contains {"msg": msg, "fix": fix} if {
+	count(conf.deny) > 0
 	count(denied) > 0
 	msg := sprintf("%s is licensed under %s, which is denied", [lib.mv, concat(", ", sort(denied))])
 }
 
-deny contains {"msg": msg, "fix": "use a module under an allowed license or request a waiver"} if {
+deny contains {"msg": msg, "fix": fix} if {
+	count(conf.allow) > 0
 	count(not_allowed) > 0
 	msg := sprintf("%s is licensed under %s, which is not on the allow list", [lib.mv, concat(", ", sort(not_allowed))])
 }
 
 deny contains {"msg": unknown_msg} if {
+	conf.unknown == "deny"
 	unknown
-	unknown_action == "deny"
 }
 
 warn contains {"msg": unknown_msg} if {
+	conf.unknown == "warn"
 	unknown
-	unknown_action == "warn"
 }
 
 unknown_msg := sprintf("%s has no detected license", [lib.mv]) if {
-	status == "none"
+	input.license_status == "none"
 } else := sprintf("%s: no license facts are available", [lib.mv])

@@ -37,13 +37,19 @@ raw_warn := {v | some v in data.modgate.collected.warn}
 # violation normalizes a finding. Anything a rule puts in deny counts, so a
 # malformed finding (a number, an object without msg) still denies, with
 # its value as the message.
-violation(name, d) := {"rule": name, "msg": text(d), "fix": ""} if not is_object(d)
-
-violation(name, d) := {
+violation(name, d) := {"rule": name, "msg": d.msg, "fix": object.get(d, "fix", "")} if {
+	# The common case (every built-in finding) in one clause; functions
+	# with else chains stop at the first clause that succeeds.
+	is_string(d.msg)
+	not d.rule
+	is_string(object.get(d, "fix", ""))
+} else := {
 	"rule": text(object.get(d, "rule", name)),
 	"msg": text(object.get(d, "msg", d)),
 	"fix": text(object.get(d, "fix", "")),
-} if is_object(d)
+} if {
+	is_object(d)
+} else := {"rule": name, "msg": text(d), "fix": ""}
 
 text(x) := x if {
 	is_string(x)
@@ -67,29 +73,29 @@ covers(w, _) if count(w.rules) == 0
 
 covers(w, rule) if rule in w.rules
 
-# live_deny are the denies of rules that are not off, each with its mode.
-live_deny contains object.union(v, {"mode": m}) if {
+# live_deny are the denies of rules that are not off.
+live_deny contains v if {
 	some v in raw_deny
-	m := mode(v.rule)
-	m != "off"
+	mode(v.rule) != "off"
 }
 
 # waived maps each waived deny to the first active waiver covering it.
 waived[v] := ws[0] if {
+	count(matching_waivers) > 0
 	some v in live_deny
 	ws := [w | some w in matching_waivers; active(w); covers(w, v.rule)]
 	count(ws) > 0
 }
 
-deny contains object.remove(v, ["mode"]) if {
+deny contains v if {
 	some v in live_deny
-	v.mode == "enforce"
+	mode(v.rule) == "enforce"
 	not waived[v]
 }
 
-audit contains object.remove(v, ["mode"]) if {
+audit contains v if {
 	some v in live_deny
-	v.mode == "audit"
+	mode(v.rule) == "audit"
 	not waived[v]
 }
 
