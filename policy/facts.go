@@ -38,7 +38,8 @@ type VulnSource interface {
 	// Vulns returns the entries affecting module@version.
 	Vulns(ctx context.Context, module, version string) ([]Vuln, error)
 	// Snapshot identifies the database state; decisions made under
-	// another snapshot are not reused.
+	// another snapshot are not reused. It is called on every decision,
+	// cache hits included, so it must be cheap (an atomic load).
 	Snapshot() string
 }
 
