@@ -186,6 +186,10 @@ func (b *Bot) repositories(ctx context.Context) ([]forge.Repo, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.Archived {
+			b.logger().Warn("skipping archived repository", "repo", full)
+			continue
+		}
 		if !seen[r.FullName()] {
 			seen[r.FullName()] = true
 			out = append(out, r)
@@ -457,11 +461,11 @@ func (b *Bot) update(ctx context.Context, st *repoState) error {
 			st.report.Actions = append(st.report.Actions, Action{Kind: ActionUnchanged, Branch: g.branch(), Number: existing.Number, Title: existing.Title, Updates: g.updates()})
 			continue
 		}
-		pending := ""
+		pending, why := "", whyLimit
 		switch {
 		case g.Security:
 		case !st.rc.Schedule.Open(now):
-			pending = "outside the schedule window"
+			pending, why = "outside the schedule window", whySchedule
 		case has:
 		case intOr(st.rc.Limits.OpenPRs, 0) > 0 && openCount >= *st.rc.Limits.OpenPRs:
 			pending = fmt.Sprintf("limit of %d open pull requests reached", *st.rc.Limits.OpenPRs)
@@ -470,7 +474,7 @@ func (b *Bot) update(ctx context.Context, st *repoState) error {
 		}
 		if pending != "" {
 			for _, c := range g.Updates {
-				st.board.Pending = append(st.board.Pending, refusal{Path: c.NewPath, From: c.From, Version: c.To, Why: whyLimit, Reason: pending})
+				st.board.Pending = append(st.board.Pending, refusal{Path: c.NewPath, From: c.From, Version: c.To, Why: why, Reason: pending})
 			}
 			st.report.Actions = append(st.report.Actions, Action{Kind: ActionPending, Branch: g.branch(), Reason: pending, Updates: g.updates()})
 			continue

@@ -105,6 +105,20 @@ func TestLifecycle(t *testing.T) {
 	gomod = e.checkBranch("acme", "svc", "modgate/non-major")
 	mustContain(t, "updated go.mod", gomod, "example.com/hello v1.1.5")
 
+	// Run 3b: the base branch moves; both pull requests are rebuilt on it.
+	base := e.git.Commit(t, "acme", "svc", "main", "docs", map[string]string{"README.md": "svc\n"})
+	e.run(b)
+	for _, p := range e.gh.Pulls("acme", "svc") {
+		var m prMeta
+		if !readMeta(p.Body, prMetaTag, &m) || m.Base != base {
+			t.Errorf("%s after the base moved: metadata base %q, want %s", p.Head, m.Base, base)
+		}
+		if last := p.Comments[len(p.Comments)-1]; !strings.Contains(last, "onto the new base commit "+base[:12]) {
+			t.Errorf("%s comment = %q", p.Head, last)
+		}
+	}
+	mustContain(t, "rebased branch", e.git.Show(t, "acme", "svc", "modgate/non-major", "README.md"), "svc")
+
 	// Run 4: the non-major pull request is closed without merging; its
 	// versions are not proposed again.
 	e.gh.ClosePull("acme", "svc", nm.Number)
