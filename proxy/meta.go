@@ -525,3 +525,22 @@ type memBlob struct {
 func (m memBlob) Close() error       { return nil }
 func (m memBlob) Size() int64        { return m.rec.Size }
 func (m memBlob) ModTime() time.Time { return m.rec.Committed }
+
+// CachedZip opens mod@version's zip if it is already verified and cached;
+// it never fetches. ok is false when the zip is not cached.
+func (p *Proxy) CachedZip(ctx context.Context, mod, version string) (blob storage.Blob, ok bool, err error) {
+	p.init()
+	ep, err1 := module.EscapePath(mod)
+	ev, err2 := module.EscapeVersion(version)
+	if err1 != nil || err2 != nil {
+		return nil, false, nil
+	}
+	a, err := p.cache.get(ctx, ep, ev, KindZip)
+	if err != nil || a == nil {
+		return nil, false, err
+	}
+	if a.blob != nil {
+		return a.blob, true, nil
+	}
+	return memBlob{bytes.NewReader(a.data), a.rec}, true, nil
+}

@@ -16,8 +16,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 // Config is modgate's configuration: defaults, overridden by a YAML file
@@ -68,6 +70,16 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// AccessLog logs every request at info level. Default true.
 	AccessLog bool `yaml:"access_log"`
+	// Policy configures the policy engine and the built-in rules. The
+	// zero value enforces the vulnerabilities and retracted rules and
+	// warns about deprecated modules.
+	Policy policy.Config `yaml:"policy"`
+	// PolicyFile, if set, is a separate policy configuration file that
+	// replaces Policy (handy to share one policy between serve and check).
+	PolicyFile string `yaml:"policy_file"`
+	// VulnDB configures the vulnerability database. The zero value loads
+	// the golang.org/x/vulndb module through the upstream, hourly.
+	VulnDB vulndb.Config `yaml:"vulndb"`
 }
 
 // goEnv holds the go command's settings that provide defaults.
@@ -133,6 +145,16 @@ func loadConfigFile(path string, cfg *Config) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
+	// Relative policy paths are relative to the config file.
+	dir := filepath.Dir(path)
+	for i, p := range cfg.Policy.Paths {
+		if !filepath.IsAbs(p) {
+			cfg.Policy.Paths[i] = filepath.Join(dir, p)
+		}
+	}
+	if cfg.PolicyFile != "" && !filepath.IsAbs(cfg.PolicyFile) {
+		cfg.PolicyFile = filepath.Join(dir, cfg.PolicyFile)
+	}
 	return nil
 }
 
@@ -171,6 +193,9 @@ func bindServeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log every request")
+	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy configuration `file` (replaces the config's policy section)")
+	fs.StringVar(&cfg.VulnDB.Source, "vulndb-source", cfg.VulnDB.Source, "vulnerability database: module, none, or an http(s):// or file:// URL")
+	fs.StringVar(&cfg.Policy.DecisionLog, "decision-log", cfg.Policy.DecisionLog, "decision log `file` (- for stdout)")
 }
 
 // applyEnv sets each flag from MODGATE_<NAME> when that variable is set.
@@ -225,6 +250,23 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("log_level: %w", err)
+	}
+	if c.PolicyFile != "" {
+		pc, err := policy.LoadConfig(c.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("policy_file: %w", err)
+		}
+		dl := c.Policy.DecisionLog
+		c.Policy = *pc
+		if c.Policy.DecisionLog == "" {
+			c.Policy.DecisionLog = dl
+		}
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if err := c.VulnDB.Validate(); err != nil {
+		return fmt.Errorf("vulndb: %w", err)
 	}
 	return nil
 }

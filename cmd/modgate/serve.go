@@ -14,10 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/scanner/license"
+	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 func parseLevel(s string) (slog.Level, error) {
@@ -59,10 +62,14 @@ type server struct {
 	proxy   *proxy.Proxy
 	store   storage.Storage
 	logger  *slog.Logger
+	vulns   *vulndb.Refresher
+	engine  *policy.Engine
 }
 
-// newServer wires storage, upstream, verification and the handlers.
-func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
+// newServer wires storage, upstream, verification, the vulnerability
+// database, the policy engine and the handlers. The proxy refuses to start
+// with an invalid policy rather than failing open.
+func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, error) {
 	level, _ := parseLevel(cfg.LogLevel)
 	logger := app.Logger(cfg.LogFormat == "json", level)
 	store, err := storage.NewDisk(cfg.StorageDir)
@@ -118,6 +125,23 @@ func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
 	if privUp != nil {
 		p.PrivateUpstream = privUp
 	}
+	refresher := newVulnRefresher(cfg.VulnDB, p, logger)
+	reg.MustRegister(refresher.Collector())
+	engine, err := policy.NewEngine(ctx, policy.Options{
+		Config:     &cfg.Policy,
+		Vulns:      refresherVulns{refresher},
+		Facts:      serveFacts{p: p, licenses: &license.Cache{}},
+		Registerer: reg,
+		Logger:     logger,
+		Stdout:     app.Stdout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	p.Decider = engine.Decider()
+	p.OnListChange = engine.Invalidate
+	// Cooldown ages count from when a version first appeared upstream.
+	p.RequireFirstSeen = cfg.Policy.Cooldown.Days > 0 || cfg.Policy.Cooldown.Patch != nil || cfg.Policy.Cooldown.Minor != nil || cfg.Policy.Cooldown.Major != nil
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -125,7 +149,11 @@ func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := p.Ready(r.Context()); err != nil {
+		err := p.Ready(r.Context())
+		if err == nil {
+			err = refresher.Ready()
+		}
+		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready:", err)
 			return
@@ -137,6 +165,7 @@ func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
 	prefix := cfg.PathPrefix
 	mux.Handle(prefix+"/sumdb/", http.StripPrefix(prefix, sumdb))
 	mux.Handle(prefix+"/api/v1/decisions", p.DecisionAPI())
+	mux.Handle(prefix+"/vulndb/", http.StripPrefix(prefix+"/vulndb", &vulndb.Handler{Source: refresher}))
 	if prefix == "" {
 		mux.Handle("/", p)
 	} else {
@@ -146,7 +175,7 @@ func newServer(app *App, cfg *Config, ge goEnv) (*server, error) {
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
-	return &server{handler: h, proxy: p, store: store, logger: logger}, nil
+	return &server{handler: h, proxy: p, store: store, logger: logger, vulns: refresher, engine: engine}, nil
 }
 
 func joinPatterns(a, b string) string {
@@ -164,10 +193,12 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(app, cfg, ge)
+	srv, err := newServer(ctx, app, cfg, ge)
 	if err != nil {
 		return err
 	}
+	defer srv.engine.Close()
+	go srv.vulns.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ var addrRE = regexp.MustCompile(`addr"?[=:]"?(http://127\.0\.0\.1:\d+)`)
 func startModgate(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(modgateBin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOSUMDB=off", "GOPROXY=off"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOSUMDB=off", "GOPROXY=off", "MODGATE_VULNDB_SOURCE=none"}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
