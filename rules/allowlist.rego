@@ -4,9 +4,7 @@ package modgate.rules.allowlist
 
 import data.modgate.lib
 
-entries := data.modgate.config.lists.allowed
-
-module_entries := [e | some e in entries; lib.module_match(e, input.module)]
+module_entries := [e | some e in data.modgate.config.lists.allowed; lib.module_match(e, input.module)]
 
 version_allowed if {
 	some e in module_entries
@@ -14,12 +12,13 @@ version_allowed if {
 }
 
 deny contains {"msg": msg, "fix": "ask for the module to be added to lists.allowed"} if {
-	count(entries) > 0
+	count(data.modgate.config.lists.allowed) > 0
 	count(module_entries) == 0
 	msg := sprintf("%s is not on the allow list", [input.module])
 }
 
 deny contains {"msg": msg, "fix": fix} if {
+	count(data.modgate.config.lists.allowed) > 0
 	count(module_entries) > 0
 	not version_allowed
 	ranges := [r | some e in module_entries; r := e.versions_text]

@@ -14,10 +14,8 @@ package modgate.rules.cooldown
 
 import data.modgate.lib
 
-update_type := input.update.type
-
 days := d if {
-	d := data.modgate.config.cooldown.days[update_type]
+	d := data.modgate.config.cooldown.days[input.update.type]
 } else := data.modgate.config.cooldown.default_days
 
 start_ns := input.first_seen_ns if {
@@ -41,7 +39,7 @@ deny contains {"msg": msg, "fix": fix} if {
 	cooling
 	count(fixes) == 0
 	msg := sprintf("%s is too new: first seen %s (%s ago); the minimum release age for a %s update is %d days", [
-		lib.mv, lib.fmt_time(start_ns), age, update_type, days,
+		lib.mv, lib.fmt_time(start_ns), age, input.update.type, days,
 	])
 	fix := sprintf("wait until %s or use an older version", [lib.fmt_time(end_ns)])
 }

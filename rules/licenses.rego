@@ -8,9 +8,7 @@ package modgate.rules.licenses
 import data.modgate.lib
 
 # Each body tests the configuration first, so an unconfigured rule costs
-# one lookup.
-conf := data.modgate.config.licenses
-
+# one lookup per body.
 unknown if input.license_status == "none"
 
 unknown if {
@@ -18,31 +16,31 @@ unknown if {
 	input.kind == "zip"
 }
 
-denied := {id | some id in input.licenses; lower(id) in conf.deny}
+denied := {id | some id in input.licenses; lower(id) in data.modgate.config.licenses.deny}
 
-not_allowed := {id | some id in input.licenses; not lower(id) in conf.allow}
+not_allowed := {id | some id in input.licenses; not lower(id) in data.modgate.config.licenses.allow}
 
 fix := "use a module under an allowed license or request a waiver"
 
 deny contains {"msg": msg, "fix": fix} if {
-	count(conf.deny) > 0
+	count(data.modgate.config.licenses.deny) > 0
 	count(denied) > 0
 	msg := sprintf("%s is licensed under %s, which is denied", [lib.mv, concat(", ", sort(denied))])
 }
 
 deny contains {"msg": msg, "fix": fix} if {
-	count(conf.allow) > 0
+	count(data.modgate.config.licenses.allow) > 0
 	count(not_allowed) > 0
 	msg := sprintf("%s is licensed under %s, which is not on the allow list", [lib.mv, concat(", ", sort(not_allowed))])
 }
 
 deny contains {"msg": unknown_msg} if {
-	conf.unknown == "deny"
+	data.modgate.config.licenses.unknown == "deny"
 	unknown
 }
 
 warn contains {"msg": unknown_msg} if {
-	conf.unknown == "warn"
+	data.modgate.config.licenses.unknown == "warn"
 	unknown
 }
 

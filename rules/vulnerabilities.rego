@@ -15,6 +15,7 @@ unfixed := [v.id | some v in hits; v.fixed == ""]
 fixed_in := lib.max_version([v.fixed | some v in hits])
 
 deny contains {"msg": msg, "fix": fix} if {
+	count(input.vulns) > 0
 	count(hits) > 0
 	names := sort([lib.vuln_name(v) | some v in hits])
 	msg := sprintf("%s is affected by %s; %s", [lib.mv, concat(", ", names), fix_text])
