@@ -61,6 +61,9 @@ type ModuleFacts interface {
 	LatestGoMod(ctx context.Context, module string) ([]byte, error)
 	// Licenses returns the licenses detected in module@version (empty
 	// when none were found); ErrUnknown when they were not determined.
+	// It is called on every uncached decision, list candidates included,
+	// so it should answer from what is already known rather than fetch
+	// a zip.
 	Licenses(ctx context.Context, module, version string) ([]License, error)
 }
 
@@ -173,7 +176,10 @@ func (c *factCache) get(ctx context.Context, mod string) (*modFacts, error) {
 		return f, nil
 	}
 	v, err, _ := c.group.Do(mod, func() (any, error) {
-		f, err := loadModFacts(ctx, c.src, mod)
+		// The load is shared by every concurrent decision about the
+		// module, so one caller's cancellation must not fail the others;
+		// the source's own timeouts bound it.
+		f, err := loadModFacts(context.WithoutCancel(ctx), c.src, mod)
 		if err != nil {
 			return nil, err
 		}
