@@ -70,6 +70,12 @@ type server struct {
 // database, the policy engine and the handlers. The proxy refuses to start
 // with an invalid policy rather than failing open.
 func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, error) {
+	return newServerClock(ctx, app, cfg, ge, nil)
+}
+
+// newServerClock is newServer with an injected clock (nil means
+// time.Now), so tests can move time for cooldowns and waivers.
+func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now func() time.Time) (*server, error) {
 	level, _ := parseLevel(cfg.LogLevel)
 	logger := app.Logger(cfg.LogFormat == "json", level)
 	store, err := storage.NewDisk(cfg.StorageDir)
@@ -121,6 +127,7 @@ func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, e
 		NotFoundTTL: cfg.NotFoundTTL,
 		Logger:      logger,
 		Metrics:     proxy.NewMetrics(reg),
+		Now:         now,
 	}
 	if privUp != nil {
 		p.PrivateUpstream = privUp
@@ -134,6 +141,7 @@ func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, e
 		Registerer: reg,
 		Logger:     logger,
 		Stdout:     app.Stdout,
+		Now:        now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)

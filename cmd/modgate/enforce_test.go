@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/proxy/proxytest"
+)
+
+// gateClock is a settable clock shared by the proxy and the policy engine.
+type gateClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *gateClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *gateClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// enforcing is modgate's real server wiring (policy engine, vulnerability
+// database, proxy) in front of the hermetic upstream.
+type enforcing struct {
+	up    *proxytest.Upstream
+	url   string
+	clock *gateClock
+	out   *bytes.Buffer // stdout: the decision log with decision_log "-"
+}
+
+// startEnforcing serves modgate with the given policy YAML (the body of
+// the config's policy section) and the fixture vulnerability database.
+func startEnforcing(t *testing.T, policyYAML string) *enforcing {
+	t.Helper()
+	up := proxytest.New(t, proxytest.Fixtures(t))
+	osv, err := filepath.Abs(filepath.Join("..", "..", "testdata", "check", "osv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "modgate.yaml")
+	yaml := "upstream: " + up.URL + "\nsumdb: " + up.SumDBKey + "\nstorage_dir: " + filepath.Join(dir, "cache") +
+		"\nlist_ttl: 1ns\naccess_log: false\nvulndb:\n  source: none\n  extra: [" + osv + "]\n  refresh: \"off\"\npolicy:\n" + policyYAML
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, out, errb := testApp()
+	ctx := context.Background()
+	cfg, ge, _, err := loadServeConfig(ctx, app, "serve", []string{"--config", cfgFile})
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, errb)
+	}
+	clock := &gateClock{t: time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)}
+	srv, err := newServerClock(ctx, app, cfg, ge, clock.Now)
+	if err != nil {
+		t.Fatalf("newServer: %v\n%s", err, errb)
+	}
+	if err := srv.vulns.Refresh(ctx); err != nil {
+		t.Fatalf("loading the vulnerability database: %v", err)
+	}
+	hs := httptest.NewServer(srv.handler)
+	t.Cleanup(func() { hs.Close(); srv.proxy.Wait(); srv.engine.Close() })
+	return &enforcing{up: up, url: hs.URL, clock: clock, out: out}
+}
+
+// goenv returns a fresh go command environment (empty module cache).
+func (e *enforcing) goenv(t *testing.T) []string {
+	env := e.up.GoEnv(t, e.url)
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "GOSUMDB=") {
+			env[i] = "GOSUMDB=" + e.up.SumDBKey + " " + e.url + "/sumdb/" + e.up.SumDBName
+		}
+	}
+	return env
+}
+
+// run runs the go command in a new module requiring reqs.
+func (e *enforcing) run(t *testing.T, gomod string, args ...string) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if gomod == "" {
+		gomod = "module example.com/user\n\ngo 1.21\n"
+	}
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644)
+	cmd := exec.Command("go", args...)
+	cmd.Dir, cmd.Env = dir, e.goenv(t)
+	out, err := cmd.CombinedOutput()
+	if err == nil && args[0] == "get" {
+		data, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+		out = append(out, data...)
+	}
+	return string(out), err
+}
+
+const blockNewVulnlib = `  lists:
+    blocked:
+      - module: example.com/vulnlib
+        versions: ">= v1.1.0"
+        reason: v1.1.x is under review
+        recommendation: example.com/vulnlib@v1.0.1
+`
+
+func TestEnforceWithGoCommand(t *testing.T) {
+	e := startEnforcing(t, blockNewVulnlib)
+
+	// A vulnerable version: the go command prints modgate's reason.
+	out, err := e.run(t, "", "get", "example.com/vulnlib@v1.0.0")
+	if err == nil {
+		t.Fatalf("go get example.com/vulnlib@v1.0.0 succeeded:\n%s", out)
+	}
+	for _, want := range []string{"403 Forbidden", "GO-2099-0101", "CVE-2099-0101", "v1.0.1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("go get output lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("denied go get output:\n%s", out)
+
+	// @latest lands on the newest allowed version: v1.1.0 is blocked,
+	// v1.0.0 is vulnerable.
+	out, err = e.run(t, "", "get", "example.com/vulnlib@latest")
+	if err != nil || !strings.Contains(out, "example.com/vulnlib v1.0.1") {
+		t.Errorf("go get @latest = %v, want v1.0.1:\n%s", err, out)
+	}
+	// go get -u from a denied version moves to the newest allowed one.
+	out, err = e.run(t, "module example.com/user\n\ngo 1.21\n\nrequire example.com/vulnlib v1.0.0\n", "get", "-u", "example.com/vulnlib")
+	if err != nil || !strings.Contains(out, "example.com/vulnlib v1.0.1") {
+		t.Errorf("go get -u = %v, want v1.0.1:\n%s", err, out)
+	}
+	// Lists offer only allowed versions.
+	out, err = e.run(t, "", "list", "-m", "-versions", "example.com/vulnlib")
+	if err != nil || strings.TrimSpace(out) != "example.com/vulnlib v1.0.1" {
+		t.Errorf("go list -m -versions = %v %q, want only v1.0.1", err, out)
+	}
+	// The block list's reason and recommendation reach the user.
+	out, _ = e.run(t, "", "get", "example.com/vulnlib@v1.1.0")
+	if !strings.Contains(out, "under review") || !strings.Contains(out, "example.com/vulnlib@v1.0.1") {
+		t.Errorf("blocked version output lacks the reason or recommendation:\n%s", out)
+	}
+
+	// A retracted latest is skipped by @latest.
+	e.up.Add(proxytest.Module{Path: "example.com/retracted", Version: "v1.2.0",
+		GoMod: []byte("module example.com/retracted\n\ngo 1.21\n\nretract v1.2.0 // published by mistake\n"),
+		Files: map[string]string{"r.go": "package retracted\n"}})
+	out, err = e.run(t, "", "get", "example.com/retracted@latest")
+	if err != nil || !strings.Contains(out, "example.com/retracted v1.1.0") {
+		t.Errorf("go get retracted@latest = %v, want v1.1.0:\n%s", err, out)
+	}
+}
+
+func TestWaiverUntilExpiry(t *testing.T) {
+	e := startEnforcing(t, `  waivers:
+    - module: example.com/vulnlib
+      versions: "v1.0.0"
+      rules: [vulnerabilities]
+      reason: patched in our fork of the caller
+      owner: platform-team
+      expires: 2025-06-01
+`)
+	out, err := e.run(t, "", "get", "example.com/vulnlib@v1.0.0")
+	if err != nil {
+		t.Fatalf("go get with an active waiver failed:\n%s", out)
+	}
+	e.clock.Set(time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC))
+	out, err = e.run(t, "", "get", "example.com/vulnlib@v1.0.0")
+	if err == nil || !strings.Contains(out, "GO-2099-0101") {
+		t.Errorf("go get after the waiver expired = %v, want denial:\n%s", err, out)
+	}
+}
+
+func TestAuditModeServesAndLogs(t *testing.T) {
+	e := startEnforcing(t, "  mode: audit\n  decision_log: \"-\"\n")
+	out, err := e.run(t, "", "get", "example.com/vulnlib@v1.0.0")
+	if err != nil {
+		t.Fatalf("go get in audit mode failed:\n%s", out)
+	}
+	found := false
+	for _, line := range strings.Split(e.out.String(), "\n") {
+		var entry struct {
+			DecisionID string `json:"decision_id"`
+			Input      struct {
+				Module, Version, Kind string
+			} `json:"input"`
+			Result struct {
+				Deny  []any `json:"deny"`
+				Audit []struct{ Rule, Msg string } `json:"audit"`
+			} `json:"result"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.DecisionID == "" {
+			continue
+		}
+		if len(entry.Result.Deny) != 0 {
+			t.Errorf("audit mode denied: %s", line)
+		}
+		for _, a := range entry.Result.Audit {
+			if a.Rule == "vulnerabilities" && strings.Contains(a.Msg, "GO-2099-0101") && strings.Contains(line, "v1.0.0") && strings.Contains(line, `"zip"`) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("decision log has no would-deny record for the vulnlib v1.0.0 zip:\n%s", e.out.String())
+	}
+}
