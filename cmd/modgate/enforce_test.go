@@ -196,7 +196,7 @@ func TestAuditModeServesAndLogs(t *testing.T) {
 				Module, Version, Kind string
 			} `json:"input"`
 			Result struct {
-				Deny  []any `json:"deny"`
+				Deny  []any                        `json:"deny"`
 				Audit []struct{ Rule, Msg string } `json:"audit"`
 			} `json:"result"`
 		}
