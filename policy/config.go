@@ -53,7 +53,7 @@ const (
 // Config enforces only the vulnerabilities and retracted rules (and warns
 // about deprecated modules); every other rule is inert until configured.
 // Rego rules read the normalized form of this struct at
-// data.modgate.config (see README-section.md).
+// data.modgate.config (see the repository README).
 type Config struct {
 	// Mode is the global mode, enforce or audit. "" means enforce.
 	Mode Mode `yaml:"mode"`

@@ -18,6 +18,6 @@
 //
 // The proxy reaches the engine only through [proxy.Decider] (see
 // [Engine.Decider]); package proxy never imports this package or OPA.
-// README-section.md documents the input document, every built-in rule and
+// the repository README documents the input document, every built-in rule and
 // its configuration, and how to add custom rules.
 package policy

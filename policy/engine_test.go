@@ -552,13 +552,13 @@ func counterValue(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// TestReadmeExample keeps the custom rule in README-section.md (copied to
+// TestReadmeExample keeps the custom rule in README.md (copied to
 // testdata/policy/readme) compiling, passing its test and deciding as
 // documented.
 func TestReadmeExample(t *testing.T) {
 	ctx := context.Background()
 	dir := "../testdata/policy/readme"
-	readme, err := os.ReadFile("README-section.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +568,7 @@ func TestReadmeExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(readme, b) {
-			t.Errorf("README-section.md does not contain %s verbatim", name)
+			t.Errorf("README.md does not contain %s verbatim", name)
 		}
 	}
 	sum, err := RunTests(ctx, TestOptions{Paths: []string{dir}})

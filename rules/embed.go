@@ -4,7 +4,7 @@
 // (*_test.rego) that pin every rule's behaviour.
 //
 // This package is data, not code: it only embeds the files. Package policy
-// compiles and evaluates them; see policy/README-section.md for the input
+// compiles and evaluates them; see policy/the repository README for the input
 // document and the configuration each rule reads.
 package rules
 

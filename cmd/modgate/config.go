@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/modgate/modgate/bot"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/upstream"
@@ -80,6 +81,9 @@ type Config struct {
 	// VulnDB configures the vulnerability database. The zero value loads
 	// the golang.org/x/vulndb module through the upstream, hourly.
 	VulnDB vulndb.Config `yaml:"vulndb"`
+	// Bot configures `modgate bot`, which reads and validates it itself;
+	// serve accepts the section so one file can configure both.
+	Bot bot.Config `yaml:"bot"`
 }
 
 // goEnv holds the go command's settings that provide defaults.

@@ -1,5 +1,5 @@
 // Package license detects the licenses of a module version from its zip,
-// the way pkg.go.dev does: files with a license-like name (LICENSE,
+// the way the Go package discovery site does: files with a license-like name (LICENSE,
 // COPYING, LICENSE-MIT, ...) are scanned with github.com/google/licensecheck,
 // and a file counts as classified only when at least 75% of its text is
 // covered by known licenses. Files at the module root are the module's
@@ -25,7 +25,7 @@ import (
 )
 
 // CoverageThreshold is the percentage of a license file's words that must
-// match known licenses for the file to be classified (pkg.go.dev's value).
+// match known licenses for the file to be classified (the discovery site's value).
 const CoverageThreshold = 75
 
 // maxLicenseSize bounds the license files read; larger ones are Unknown.
