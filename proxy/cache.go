@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,9 +54,29 @@ type fileRecord struct {
 	// Time is the version's .info time (info only), kept so decisions
 	// need not reopen the file.
 	Time time.Time `json:"time,omitzero"`
+
+	hdr *recordHeaders // derived by artifactCache.remember; not stored
 }
 
 func (f fileRecord) etag() string { return `"` + f.SHA256[:32] + `"` }
+
+// recordHeaders are response header values derived from a fileRecord once,
+// when its commit record is loaded, so cache hits allocate none. net/http
+// never modifies header value slices, so they are shared.
+type recordHeaders struct {
+	etag, lastModified, contentLength []string
+}
+
+func (f fileRecord) headers() *recordHeaders {
+	if f.hdr != nil {
+		return f.hdr
+	}
+	return &recordHeaders{
+		etag:          []string{f.etag()},
+		lastModified:  []string{f.Committed.UTC().Format(http.TimeFormat)},
+		contentLength: []string{strconv.FormatInt(f.Size, 10)},
+	}
+}
 
 // artifactCache is the verified-artifact layer over a Storage. It keeps
 // commit records and small artifacts in memory so cache hits do not touch
@@ -62,10 +84,11 @@ func (f fileRecord) etag() string { return `"` + f.SHA256[:32] + `"` }
 type artifactCache struct {
 	store storage.Storage
 
-	// mu protects records and small.
+	// mu protects records and small. They are keyed by structs rather
+	// than storage keys so that a hit builds no string.
 	mu      sync.RWMutex
-	records map[string]*commitRecord // by commitKey
-	small   map[string][]byte        // by artifactKey, for small artifacts
+	records map[versionKey]*commitRecord
+	small   map[artKey][]byte // small artifacts
 	smallSz int64
 
 	// versionLocks serializes commit-record updates per version.
@@ -78,19 +101,29 @@ const (
 	maxSmallSize = 128 << 20
 )
 
+// versionKey and artKey identify a version and one of its artifacts by
+// escaped path and version.
+type versionKey struct{ path, version string }
+
+type artKey struct {
+	versionKey
+	kind Kind
+}
+
 func newArtifactCache(s storage.Storage) *artifactCache {
-	return &artifactCache{store: s, records: make(map[string]*commitRecord), small: make(map[string][]byte)}
+	return &artifactCache{store: s, records: make(map[versionKey]*commitRecord), small: make(map[artKey][]byte)}
 }
 
 // record returns the version's commit record, or nil if none.
-func (c *artifactCache) record(ctx context.Context, ck string) (*commitRecord, error) {
+func (c *artifactCache) record(ctx context.Context, escPath, escVer string) (*commitRecord, error) {
+	vk := versionKey{escPath, escVer}
 	c.mu.RLock()
-	rec, ok := c.records[ck]
+	rec, ok := c.records[vk]
 	c.mu.RUnlock()
 	if ok {
 		return rec, nil
 	}
-	b, err := c.store.Get(ctx, ck)
+	b, err := c.store.Get(ctx, commitKey(escPath, escVer))
 	if storage.IsNotExist(err) {
 		return nil, nil
 	}
@@ -103,17 +136,23 @@ func (c *artifactCache) record(ctx context.Context, ck string) (*commitRecord, e
 		// A corrupt record hides the version; the next fetch rewrites it.
 		return nil, nil
 	}
-	c.remember(ck, rec)
+	c.remember(versionKey{escPath, escVer}, rec)
 	return rec, nil
 }
 
-func (c *artifactCache) remember(ck string, rec *commitRecord) {
+// remember caches rec, which must not be shared yet: it derives the
+// records' header values in place.
+func (c *artifactCache) remember(vk versionKey, rec *commitRecord) {
+	for k, fr := range rec.Files {
+		fr.hdr = fr.headers()
+		rec.Files[k] = fr
+	}
 	c.mu.Lock()
 	if len(c.records) >= maxRecords {
 		// Crude but bounded: forget everything; records reload on demand.
-		c.records = make(map[string]*commitRecord)
+		c.records = make(map[versionKey]*commitRecord)
 	}
-	c.records[ck] = rec
+	c.records[vk] = rec
 	c.mu.Unlock()
 }
 
@@ -143,8 +182,7 @@ func (a *cached) content() ([]byte, error) {
 
 // get returns the committed artifact, or (nil, nil) when absent.
 func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Kind) (*cached, error) {
-	ck := commitKey(escPath, escVer)
-	rec, err := c.record(ctx, ck)
+	rec, err := c.record(ctx, escPath, escVer)
 	if err != nil || rec == nil {
 		return nil, err
 	}
@@ -152,14 +190,14 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 	if !ok {
 		return nil, nil
 	}
-	ak := artifactKey(escPath, escVer, kind)
+	ak := artKey{versionKey{escPath, escVer}, kind}
 	c.mu.RLock()
 	data, ok := c.small[ak]
 	c.mu.RUnlock()
 	if ok {
 		return &cached{rec: fr, data: data}, nil
 	}
-	b, err := c.store.Get(ctx, ak)
+	b, err := c.store.Get(ctx, artifactKey(escPath, escVer, kind))
 	if storage.IsNotExist(err) {
 		return nil, nil // record without file: treat as a miss and refetch
 	}
@@ -182,14 +220,14 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 	return &cached{rec: fr, blob: b}, nil
 }
 
-func (c *artifactCache) keepSmall(ak string, data []byte) {
+func (c *artifactCache) keepSmall(ak artKey, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.small[ak]; ok {
 		return
 	}
 	if c.smallSz+int64(len(data)) > maxSmallSize {
-		c.small = make(map[string][]byte)
+		c.small = make(map[artKey][]byte)
 		c.smallSz = 0
 	}
 	c.small[ak] = data
@@ -228,7 +266,7 @@ func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind
 	mu := muAny.(*sync.Mutex)
 	mu.Lock()
 	defer mu.Unlock()
-	rec, err := c.record(ctx, ck)
+	rec, err := c.record(ctx, escPath, escVer)
 	if err != nil {
 		return err
 	}
@@ -247,9 +285,9 @@ func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind
 		return fmt.Errorf("write commit record: %w", err)
 	}
 	c.mu.Lock()
-	delete(c.small, ak) // a replaced artifact must not be served stale
+	delete(c.small, artKey{versionKey{escPath, escVer}, kind}) // a replaced artifact must not be served stale
 	c.mu.Unlock()
-	c.remember(ck, next)
+	c.remember(versionKey{escPath, escVer}, next)
 	return nil
 }
 
@@ -261,7 +299,7 @@ func (c *artifactCache) forget(ctx context.Context, escPath, escVer string, kind
 	mu := muAny.(*sync.Mutex)
 	mu.Lock()
 	defer mu.Unlock()
-	rec, err := c.record(ctx, ck)
+	rec, err := c.record(ctx, escPath, escVer)
 	if err != nil || rec == nil {
 		return err
 	}
@@ -279,9 +317,9 @@ func (c *artifactCache) forget(ctx context.Context, escPath, escVer string, kind
 		return err
 	}
 	c.mu.Lock()
-	delete(c.small, artifactKey(escPath, escVer, kind))
+	delete(c.small, artKey{versionKey{escPath, escVer}, kind})
 	c.mu.Unlock()
-	c.remember(ck, next)
+	c.remember(versionKey{escPath, escVer}, next)
 	return c.store.Delete(ctx, artifactKey(escPath, escVer, kind))
 }
 

@@ -18,6 +18,13 @@ type Metrics struct {
 	bytesFetched  prometheus.Counter
 	verifyFailure *prometheus.CounterVec // file
 	denied        *prometheus.CounterVec // kind
+
+	// Children for the label values of every cache hit, resolved once:
+	// WithLabelValues hashes its values and locks on each call.
+	okRequests map[string]prometheus.Counter  // requests{endpoint, "200"}
+	latencyBy  map[string]prometheus.Observer // latency{endpoint}
+	hits       map[Kind]prometheus.Counter    // cache{kind, "hit"}
+	servedBy   map[Kind]prometheus.Counter    // bytesServed{kind}
 }
 
 // NewMetrics creates the proxy's instruments and registers them with reg.
@@ -50,6 +57,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.cache, m.upstream, m.bytesServed, m.bytesFetched, m.verifyFailure, m.denied)
+	m.okRequests = make(map[string]prometheus.Counter)
+	m.latencyBy = make(map[string]prometheus.Observer)
+	m.hits = make(map[Kind]prometheus.Counter)
+	m.servedBy = make(map[Kind]prometheus.Counter)
+	for _, k := range []Kind{KindList, KindLatest, KindInfo, KindMod, KindZip, "other"} {
+		m.okRequests[string(k)] = m.requests.WithLabelValues(string(k), "200")
+		m.latencyBy[string(k)] = m.latency.WithLabelValues(string(k))
+		m.hits[k] = m.cache.WithLabelValues(string(k), "hit")
+		m.servedBy[k] = m.bytesServed.WithLabelValues(string(k))
+	}
 	return m
 }
 
@@ -57,14 +74,27 @@ func (m *Metrics) observe(endpoint string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+	if c, ok := m.okRequests[endpoint]; ok && code == 200 {
+		c.Inc()
+	} else {
+		m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	}
+	if o, ok := m.latencyBy[endpoint]; ok {
+		o.Observe(d.Seconds())
+	} else {
+		m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) cacheResult(kind Kind, result string) {
-	if m != nil {
-		m.cache.WithLabelValues(string(kind), result).Inc()
+	if m == nil {
+		return
 	}
+	if c, ok := m.hits[kind]; ok && result == "hit" {
+		c.Inc()
+		return
+	}
+	m.cache.WithLabelValues(string(kind), result).Inc()
 }
 
 func (m *Metrics) upstreamResult(kind Kind, result string) {
@@ -74,9 +104,14 @@ func (m *Metrics) upstreamResult(kind Kind, result string) {
 }
 
 func (m *Metrics) served(kind Kind, n int64) {
-	if m != nil {
-		m.bytesServed.WithLabelValues(string(kind)).Add(float64(n))
+	if m == nil {
+		return
 	}
+	if c, ok := m.servedBy[kind]; ok {
+		c.Add(float64(n))
+		return
+	}
+	m.bytesServed.WithLabelValues(string(kind)).Add(float64(n))
 }
 
 func (m *Metrics) fetched(n int64) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 )
@@ -78,7 +79,7 @@ func ParseRequest(path string) (req Request, err error) {
 	} else {
 		return Request{}, errors.New("not a module proxy path (want $module/@v/... or $module/@latest)")
 	}
-	mod, err := module.UnescapePath(escMod)
+	mod, err := unescapePath(escMod)
 	if err != nil {
 		return Request{}, err
 	}
@@ -101,7 +102,7 @@ func ParseRequest(path string) (req Request, err error) {
 	default:
 		return Request{}, fmt.Errorf("unknown file %q (want list, .info, .mod or .zip)", truncate(rest, 100))
 	}
-	ver, err := module.UnescapeVersion(escVer)
+	ver, err := unescapeVersion(escVer)
 	if err != nil {
 		return Request{}, err
 	}
@@ -119,6 +120,37 @@ func ParseRequest(path string) (req Request, err error) {
 		return Request{}, err
 	}
 	return req, nil
+}
+
+// plainEscaped reports whether s, an escaped path or version, is its own
+// unescaped form: ASCII without '!' or upper case, as nearly every request.
+func plainEscaped(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '!' || c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// unescapePath is module.UnescapePath without its allocations for plain
+// paths; on any error it defers to module.UnescapePath for the message.
+func unescapePath(esc string) (string, error) {
+	if plainEscaped(esc) && module.CheckPath(esc) == nil {
+		return esc, nil
+	}
+	return module.UnescapePath(esc)
+}
+
+// unescapeVersion is module.UnescapeVersion likewise. EscapeVersion of a
+// plain version makes the same file-name check without allocating.
+func unescapeVersion(esc string) (string, error) {
+	if plainEscaped(esc) {
+		if _, err := module.EscapeVersion(esc); err == nil {
+			return esc, nil
+		}
+	}
+	return module.UnescapeVersion(esc)
 }
 
 // checkQuery rejects version strings that no branch, tag or version could

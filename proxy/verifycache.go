@@ -52,7 +52,7 @@ func (p *Proxy) VerifyCache(ctx context.Context, purge bool, report func(Problem
 		if err1 != nil || err2 != nil {
 			return nil
 		}
-		rec, err := p.cache.record(ctx, commitKey(ep, ev))
+		rec, err := p.cache.record(ctx, ep, ev)
 		if err != nil || rec == nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -285,3 +286,12 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// ReadFrom keeps sendfile(2) available to the proxy's file responses
+// through this wrapper (io.Copy looks only at the outermost writer).
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	c.wrote = true
+	n, err := io.Copy(c.ResponseWriter, r)
+	c.n += n
+	return n, err
+}
