@@ -24,6 +24,9 @@ COLD_ROUNDS=${BENCH_COLD_ROUNDS:-2}                   # cold `go mod download al
 LARGE_ROUNDS=${BENCH_LARGE_ROUNDS:-2}                 # large-zip rounds
 LARGE_SIZE=${BENCH_LARGE_SIZE:-13MiB}
 LARGE_RATE=${BENCH_LARGE_RATE:-25}                    # MiB/s of the throttled upstream in section 2
+# Extra `modgate serve` flags. The vulnerability database is off because
+# its source is the upstream, which is a file:// graph in section 1.
+MODGATE_FLAGS=${BENCH_MODGATE_FLAGS---vulndb-source=none}
 SKIP=${BENCH_SKIP:-}                                  # comma list of: load,large,cold
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}         # where the report goes
 CONNS=64
@@ -99,7 +102,7 @@ start_modgate() {
 	port=$("$BIN/benchtool" freeport)
 	mkdir -p "$storage"
 	"$bin" serve --listen "127.0.0.1:$port" --storage-dir "$storage" \
-		--upstream "$up" --sumdb "$sumdb" --list-ttl 1h --access-log=false --log-level warn \
+		--upstream "$up" --sumdb "$sumdb" --list-ttl 1h --access-log=false --log-level warn $MODGATE_FLAGS \
 		>"$LOGS/modgate-$name.log" 2>&1 &
 	MG_PID=$!
 	PIDS+=("$MG_PID")
@@ -163,8 +166,8 @@ fi
 URLS=$RUN/urls
 mkdir -p "$URLS"
 NMODS=$("$BIN/benchtool" urls -json "$BENCH_DIR/download.json" -out "$URLS" | awk '{ print $1 }')
-ZIPBYTES=$(awk '/"Zip":/ { gsub(/[",]/, "", $2); print $2 }' "$BENCH_DIR/download.json" | xargs stat -c %s | awk '{ s += $1 } END { printf "%.0f", s / 1048576 }')
-log "graph: $NMODS modules, $ZIPBYTES MiB of zips"
+GRAPH_MIB=$(awk '/"Zip":/ { gsub(/[",]/, "", $2); print $2 }' "$BENCH_DIR/download.json" | xargs stat -c %s | awk '{ s += $1 } END { printf "%.0f", s / 1048576 }')
+log "graph: $NMODS modules, $GRAPH_MIB MiB of zips"
 
 REPORT=$RUN/report.md
 : >"$REPORT"
@@ -363,7 +366,7 @@ if ! skip cold; then
 		echo "## 3. Cold \`go mod download all\` of the graph"
 		echo
 		echo "Fresh GOMODCACHE each time (GOFLAGS=-modcacherw); \"via modgate\" uses a fresh modgate (empty cache) whose"
-		echo "upstream is \`go env GOPROXY\`; \"direct\" uses that upstream itself. $NMODS modules, $ZIPBYTES MiB of zips."
+		echo "upstream is \`go env GOPROXY\`; \"direct\" uses that upstream itself. $NMODS modules, $GRAPH_MIB MiB of zips."
 		echo "Both go over the same network; the order alternates between rounds."
 		echo
 		echo "| round | direct s | via modgate s | modgate ÷ direct | modgate upstream fetches | modgate peak RSS MiB | target |"
@@ -407,6 +410,7 @@ mkdir -p "$(dirname "$OUT")"
 	else
 		echo "- modgate: commit $(cd "$ROOT" && git rev-parse --short HEAD)$DIRTY"
 	fi
+	echo "- modgate serve flags: \`--list-ttl 1h --access-log=false --log-level warn $MODGATE_FLAGS\` (default policy otherwise)"
 	echo "- Command: \`BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_LARGE_ROUNDS=$LARGE_ROUNDS BENCH_COLD_ROUNDS=$COLD_ROUNDS bash bench/run.sh\`${SKIP:+ with BENCH_SKIP=$SKIP}"
 	echo
 	cat "$REPORT"
