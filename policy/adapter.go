@@ -15,7 +15,19 @@ func (e *Engine) Decider() proxy.Decider { return decider{e} }
 
 type decider struct{ e *Engine }
 
-var _ proxy.Decider = decider{}
+var (
+	_ proxy.Decider    = decider{}
+	_ proxy.Prefetcher = decider{}
+)
+
+// Prefetch loads the module facts (versions, latest go.mod) into the
+// fact cache while the proxy downloads, so the decision does not wait for
+// them afterwards.
+func (d decider) Prefetch(ctx context.Context, module string) {
+	if d.e.factsSrc != nil {
+		d.e.facts.get(ctx, module)
+	}
+}
 
 func (d decider) Decide(ctx context.Context, q proxy.Query) (proxy.Decision, error) {
 	res, err := d.e.Decide(ctx, Request{

@@ -74,3 +74,12 @@ type AllowAll struct{}
 
 // Decide allows every version.
 func (AllowAll) Decide(context.Context, Query) (Decision, error) { return Decision{}, nil }
+
+// Prefetcher is implemented by deciders that can load a module's facts
+// ahead of the decision. On a cache miss the proxy calls Prefetch in the
+// background while it downloads, so the upstream round trips the policy
+// needs (list, latest go.mod) overlap the download instead of following
+// it. Prefetch must be safe for concurrent use and may ignore errors.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, module string)
+}

@@ -75,6 +75,7 @@ func (p *Proxy) artifact(ctx context.Context, req Request) (*cached, error) {
 	if f == nil {
 		return nil, &FetchError{Module: req.Module, Version: req.Version, Kind: req.Kind, Err: errNotCached}
 	}
+	p.prefetch(ctx, req.Module)
 	_, err, _ = p.flights.Do(ctx, key, func(ctx context.Context) (any, error) {
 		return nil, p.fetchArtifact(ctx, f, req, ep, ev)
 	})
@@ -92,6 +93,22 @@ func (p *Proxy) artifact(ctx context.Context, req Request) (*cached, error) {
 		return nil, &StorageError{Op: "read", Err: fmt.Errorf("%s vanished right after commit", key)}
 	}
 	return a, nil
+}
+
+// prefetch lets a Prefetcher decider load the module's facts while the
+// artifact downloads.
+func (p *Proxy) prefetch(ctx context.Context, mod string) {
+	pf, ok := p.Decider.(Prefetcher)
+	if !ok {
+		return
+	}
+	p.inflight.Add(1)
+	go func() {
+		defer p.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		pf.Prefetch(ctx, mod)
+	}()
 }
 
 var upstreamNotFound = &upstream.Error{URL: "(cached answer)", Status: 404}

@@ -162,3 +162,24 @@ func TestSumDBPassthrough(t *testing.T) {
 		t.Errorf("lookup body %q lacks the go.sum lines", first)
 	}
 }
+
+// TestSumDBPassthroughReusesVerifierCache checks that a go client's
+// checksum lookup for a module modgate just verified costs no upstream
+// round trip: the verifier's cached lookup is served.
+func TestSumDBPassthroughReusesVerifierCache(t *testing.T) {
+	e := newEnv(t, nil)
+	if status, body, _ := e.get(t, "/example.com/hello/@v/v1.0.0.zip"); status != 200 {
+		t.Fatalf("zip = %d %s", status, body)
+	}
+	lookup := "/sumdb/" + e.up.SumDBName + "/lookup/example.com/hello@v1.0.0"
+	if e.up.Count(lookup) != 1 {
+		t.Fatalf("verifier looked up %d times, want 1", e.up.Count(lookup))
+	}
+	status, body, _ := e.get(t, lookup)
+	if status != 200 || !strings.Contains(body, e.up.GoSumLines("example.com/hello", "v1.0.0")) {
+		t.Fatalf("lookup = %d %q", status, body)
+	}
+	if n := e.up.Count(lookup); n != 1 {
+		t.Errorf("client lookup went upstream again (%d requests), want the verifier's cached answer", n)
+	}
+}

@@ -275,25 +275,39 @@ func (p *Proxy) setWarnings(w http.ResponseWriter, req Request, d Decision) {
 func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
 	q := Query{Client: clientID(r)}
+	// Rules may need the version's time, which the small .info has; it
+	// is fetched alongside the artifact, not before it.
+	var infoDone chan struct{}
+	var infoErr error
 	if p.Decider != nil && req.Kind != KindInfo {
-		// Rules may need the version's time, which the small .info has.
-		if info, err := p.artifact(ctx, Request{Module: req.Module, Version: req.Version, Kind: KindInfo}); err == nil {
+		infoDone = make(chan struct{})
+		go func() {
+			defer close(infoDone)
+			info, err := p.artifact(ctx, Request{Module: req.Module, Version: req.Version, Kind: KindInfo})
+			if err != nil {
+				infoErr = err
+				return
+			}
 			q.Time = info.rec.Time
 			info.Close()
-		} else if !errors.Is(err, upstream.ErrNotFound) {
-			p.serveError(w, r, req, err)
-			return
-		}
+		}()
 	}
 	// The artifact is fetched (and verified) before the decision so that
 	// facts read from it, such as a zip's licenses, are known when the
 	// rules run. Caching a denied artifact is harmless: serving is gated.
 	a, err := p.artifact(ctx, req)
+	if infoDone != nil {
+		<-infoDone
+	}
 	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
 	defer a.Close()
+	if infoErr != nil && !errors.Is(infoErr, upstream.ErrNotFound) {
+		p.serveError(w, r, req, infoErr)
+		return
+	}
 	if req.Kind == KindInfo {
 		q.Time = a.rec.Time
 	}

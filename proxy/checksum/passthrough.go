@@ -121,7 +121,14 @@ func (p *Passthrough) serveImmutable(w http.ResponseWriter, r *http.Request, sub
 	key := "sumdb/" + p.Verifier.DB.Name + "/pass/" + sub
 	store := p.Verifier.Store
 	if store != nil {
-		if b, err := store.Get(r.Context(), key); err == nil {
+		b, err := store.Get(r.Context(), key)
+		if err != nil {
+			// The verifier's own client cached the same lookups and
+			// tiles while checking downloads: a go client verifying
+			// what modgate just served needs no upstream round trip.
+			b, err = store.Get(r.Context(), p.Verifier.ops.cacheKey(p.Verifier.DB.Name+"/"+sub))
+		}
+		if err == nil {
 			defer b.Close()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Header().Set("Cache-Control", "public, max-age=86400, immutable")
