@@ -3,7 +3,7 @@
 #
 # Measures, in one run on this machine:
 #   1. cached serving with wrk against nginx (the static ceiling) and a warm
-#      modgate, both serving the same ~140-module graph: .info+.mod,
+#      modgate, both serving the same 139-module graph: .info+.mod,
 #      .info+.mod+.zip, and @v/list;
 #   2. 64 clients asking a cold modgate for one uncached 13 MiB zip;
 #   3. a cold `go mod download all` of the graph through a cold modgate vs
@@ -411,7 +411,7 @@ mkdir -p "$(dirname "$OUT")"
 		echo "- modgate: commit $(cd "$ROOT" && git rev-parse --short HEAD)$DIRTY"
 	fi
 	echo "- modgate serve flags: \`--list-ttl 1h --access-log=false --log-level warn $MODGATE_FLAGS\` (default policy otherwise)"
-	echo "- Command: \`BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_LARGE_ROUNDS=$LARGE_ROUNDS BENCH_COLD_ROUNDS=$COLD_ROUNDS bash bench/run.sh\`${SKIP:+ with BENCH_SKIP=$SKIP}"
+	echo "- Command: \`BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_LARGE_ROUNDS=$LARGE_ROUNDS BENCH_COLD_ROUNDS=$COLD_ROUNDS bash bench/run.sh\`${SKIP:+ with BENCH_SKIP=$SKIP}${BENCH_MODGATE_BIN_B:+, A/B with BENCH_MODGATE_BIN_B=$BENCH_MODGATE_BIN_B}"
 	echo
 	cat "$REPORT"
 } >"$OUT"
