@@ -337,13 +337,15 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	if st.cacheTTL > 0 {
 		if ent := e.cache.get(req.Module, key, st.digest, snap, now.UnixNano()); ent != nil {
 			res := ent.res
-			res.Cached = true
-			res.DecisionID = e.ids.next()
+			res.Cached, res.DecisionID = true, ""
 			e.metrics.hit.Inc()
 			for _, c := range ent.counters {
 				c.Inc()
 			}
 			if e.dlog != nil {
+				// IDs name log lines; without a log a cache hit
+				// needs none (this is the proxy's hottest path).
+				res.DecisionID = e.ids.next()
 				e.dlog.write(logEntry{id: res.DecisionID, input: ent.input, result: ent.result,
 					bundles: ent.bundles, now: now, client: req.Client, snapshot: snap, cached: true})
 			}

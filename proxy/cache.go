@@ -158,9 +158,13 @@ func (c *artifactCache) remember(vk versionKey, rec *commitRecord) {
 
 // cached describes a committed artifact ready to serve.
 type cached struct {
-	rec  fileRecord
-	data []byte       // set for small artifacts held in memory
-	blob storage.Blob // set otherwise; caller closes
+	rec fileRecord
+	// infoTime is the version's .info time when the .info is committed
+	// too (it lives in the same commit record), so decisions on .mod and
+	// .zip hits need no second look-up.
+	infoTime time.Time
+	data     []byte       // set for small artifacts held in memory
+	blob     storage.Blob // set otherwise; caller closes
 }
 
 func (a *cached) Close() {
@@ -190,12 +194,13 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 	if !ok {
 		return nil, nil
 	}
+	infoTime := rec.Files[KindInfo].Time
 	ak := artKey{versionKey{escPath, escVer}, kind}
 	c.mu.RLock()
 	data, ok := c.small[ak]
 	c.mu.RUnlock()
 	if ok {
-		return &cached{rec: fr, data: data}, nil
+		return &cached{rec: fr, data: data, infoTime: infoTime}, nil
 	}
 	b, err := c.store.Get(ctx, artifactKey(escPath, escVer, kind))
 	if storage.IsNotExist(err) {
@@ -215,9 +220,9 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 			return nil, err
 		}
 		c.keepSmall(ak, data)
-		return &cached{rec: fr, data: data}, nil
+		return &cached{rec: fr, data: data, infoTime: infoTime}, nil
 	}
-	return &cached{rec: fr, blob: b}, nil
+	return &cached{rec: fr, blob: b, infoTime: infoTime}, nil
 }
 
 func (c *artifactCache) keepSmall(ak artKey, data []byte) {

@@ -54,7 +54,7 @@ func scratchFunc(s storage.Storage) func() (tempFile, error) {
 // artifact returns the verified, committed artifact for a canonical
 // info, mod or zip request, fetching it once if needed.
 func (p *Proxy) artifact(ctx context.Context, req Request) (*cached, error) {
-	ep, ev, err := req.escaped()
+	ep, ev, err := p.paths.escaped(req)
 	if err != nil {
 		return nil, &RequestError{Path: req.String(), Err: err}
 	}
@@ -230,7 +230,7 @@ func (p *Proxy) noteUpstream(err error) {
 
 // fetchMeta fetches a list, @latest or non-canonical .info from upstream.
 func (p *Proxy) fetchMeta(ctx context.Context, req Request, kind Kind) ([]byte, error) {
-	ep, ev, err := req.escaped()
+	ep, ev, err := p.paths.escaped(req)
 	if err != nil {
 		return nil, &RequestError{Path: req.String(), Err: err}
 	}

@@ -53,7 +53,7 @@ func (m *metaCache) put(key string, e *metaEntry) {
 // the upstream fails and an older answer exists, that answer is served
 // (stale-if-error).
 func (p *Proxy) metadata(ctx context.Context, req Request, kind Kind) ([]byte, error) {
-	ep, _, err := req.escaped()
+	ep, _, err := p.paths.escaped(req)
 	if err != nil {
 		return nil, &RequestError{Path: req.String(), Err: err}
 	}
@@ -362,7 +362,7 @@ func (p *Proxy) rememberSeen(ep string, rec *firstSeenRecord) {
 // versions come from a direct request rather than a list, in which case a
 // module without a record does not mark them Initial.
 func (p *Proxy) recordFirstSeen(ctx context.Context, mod string, versions []string, direct bool) {
-	ep, err := module.EscapePath(mod)
+	ep, err := p.paths.escapePath(mod)
 	if err != nil {
 		return
 	}
@@ -409,7 +409,7 @@ func (p *Proxy) recordFirstSeen(ctx context.Context, mod string, versions []stri
 // is false when modgate has not seen the version listed.
 func (p *Proxy) FirstSeen(ctx context.Context, mod, version string) (first time.Time, initial, ok bool) {
 	p.init()
-	ep, err := module.EscapePath(mod)
+	ep, err := p.paths.escapePath(mod)
 	if err != nil {
 		return time.Time{}, false, false
 	}
@@ -530,7 +530,7 @@ func (m memBlob) ModTime() time.Time { return m.rec.Committed }
 // it never fetches. ok is false when the zip is not cached.
 func (p *Proxy) CachedZip(ctx context.Context, mod, version string) (blob storage.Blob, ok bool, err error) {
 	p.init()
-	ep, err1 := module.EscapePath(mod)
+	ep, err1 := p.paths.escapePath(mod)
 	ev, err2 := module.EscapeVersion(version)
 	if err1 != nil || err2 != nil {
 		return nil, false, nil

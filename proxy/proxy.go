@@ -82,6 +82,8 @@ type Proxy struct {
 	inflight  sync.WaitGroup
 	firstSeen sync.Map // escaped path -> *sync.Mutex serializing firstseen updates
 
+	paths pathChecks
+
 	// seenMu protects seen, the parsed first-seen records by escaped
 	// path (nil value: the module has none).
 	seenMu sync.RWMutex
@@ -159,7 +161,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(rec, r, http.StatusMethodNotAllowed, "method not allowed: the module proxy protocol uses GET")
 		return
 	}
-	req, err := ParseRequest(r.URL.Path)
+	req, err := parseRequest(r.URL.Path, &p.paths)
 	if err != nil {
 		p.serveError(rec, r, Request{}, err)
 		return
@@ -279,8 +281,20 @@ func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Reques
 	// is fetched alongside the artifact, not before it.
 	var infoDone chan struct{}
 	var infoErr error
+	var hit *cached
 	if p.Decider != nil && req.Kind != KindInfo {
-		infoDone = make(chan struct{})
+		// The hot path: artifact and .info time from one commit record.
+		if hit = p.cachedArtifact(ctx, req); hit != nil && !hit.infoTime.IsZero() {
+			q.Time = hit.infoTime
+		} else {
+			if hit != nil {
+				hit.Close()
+				hit = nil
+			}
+			infoDone = make(chan struct{})
+		}
+	}
+	if infoDone != nil {
 		go func() {
 			defer close(infoDone)
 			info, err := p.artifact(ctx, Request{Module: req.Module, Version: req.Version, Kind: KindInfo})
@@ -295,7 +309,10 @@ func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Reques
 	// The artifact is fetched (and verified) before the decision so that
 	// facts read from it, such as a zip's licenses, are known when the
 	// rules run. Caching a denied artifact is harmless: serving is gated.
-	a, err := p.artifact(ctx, req)
+	a, err := hit, error(nil)
+	if a == nil {
+		a, err = p.artifact(ctx, req)
+	}
 	if infoDone != nil {
 		<-infoDone
 	}
@@ -342,6 +359,20 @@ func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Reques
 	if r.Method == http.MethodGet {
 		p.Metrics.served(req.Kind, a.rec.Size)
 	}
+}
+
+// cachedArtifact returns req's artifact if it is committed, or nil; it
+// never fetches.
+func (p *Proxy) cachedArtifact(ctx context.Context, req Request) *cached {
+	ep, ev, err := p.paths.escaped(req)
+	if err != nil {
+		return nil
+	}
+	a, _ := p.cache.get(ctx, ep, ev, req.Kind)
+	if a != nil {
+		p.Metrics.cacheResult(req.Kind, "hit")
+	}
+	return a
 }
 
 // serveQuery resolves a non-canonical .info query (branch, commit prefix)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
 // Request is a parsed module proxy request, in decoded form.
@@ -58,6 +60,12 @@ const maxPathLen = 1024
 // paths and versions are decoded with golang.org/x/mod/module; versions of
 // mod and zip requests must be canonical and valid for the module path.
 func ParseRequest(path string) (req Request, err error) {
+	return parseRequest(path, nil)
+}
+
+// parseRequest is ParseRequest; checks, if not nil, remembers paths that
+// passed module.CheckPath.
+func parseRequest(path string, checks *pathChecks) (req Request, err error) {
 	orig := path
 	defer func() {
 		if err != nil {
@@ -79,7 +87,7 @@ func ParseRequest(path string) (req Request, err error) {
 	} else {
 		return Request{}, errors.New("not a module proxy path (want $module/@v/... or $module/@latest)")
 	}
-	mod, err := unescapePath(escMod)
+	mod, err := unescapePath(escMod, checks)
 	if err != nil {
 		return Request{}, err
 	}
@@ -116,8 +124,11 @@ func ParseRequest(path string) (req Request, err error) {
 	if !req.Canonical() {
 		return Request{}, fmt.Errorf("version %q is not canonical (want %q)", ver, module.CanonicalVersion(ver))
 	}
-	if err := module.Check(mod, ver); err != nil {
-		return Request{}, err
+	// module.Check without its second CheckPath: unescaping checked the
+	// path already, and CheckPath dominates the cost of a cache hit.
+	_, pathMajor, _ := module.SplitPathVersion(mod)
+	if err := module.CheckPathMajor(ver, pathMajor); err != nil {
+		return Request{}, &module.ModuleError{Path: mod, Err: err}
 	}
 	return req, nil
 }
@@ -135,9 +146,15 @@ func plainEscaped(s string) bool {
 
 // unescapePath is module.UnescapePath without its allocations for plain
 // paths; on any error it defers to module.UnescapePath for the message.
-func unescapePath(esc string) (string, error) {
-	if plainEscaped(esc) && module.CheckPath(esc) == nil {
-		return esc, nil
+func unescapePath(esc string, checks *pathChecks) (string, error) {
+	if plainEscaped(esc) {
+		if checks != nil {
+			if _, err := checks.escapePath(esc); err == nil {
+				return esc, nil
+			}
+		} else if module.CheckPath(esc) == nil {
+			return esc, nil
+		}
 	}
 	return module.UnescapePath(esc)
 }
@@ -187,6 +204,57 @@ func (r Request) escaped() (path, version string, err error) {
 		return "", "", err
 	}
 	if r.Version != "" {
+		version, err = module.EscapeVersion(r.Version)
+	}
+	return path, version, err
+}
+
+// pathChecks remembers module paths that passed module.CheckPath, which
+// dominates the cost of a cache hit and would otherwise run several times
+// per request (escaping for storage keys, first-seen look-ups).
+type pathChecks struct {
+	mu sync.RWMutex // protects ok
+	ok map[string]struct{}
+}
+
+// escapePath is module.EscapePath, skipping the path check for paths that
+// passed it before. A path without upper case or '!' is its own escape.
+func (c *pathChecks) escapePath(mod string) (string, error) {
+	if !plainEscaped(mod) {
+		return module.EscapePath(mod)
+	}
+	c.mu.RLock()
+	_, ok := c.ok[mod]
+	c.mu.RUnlock()
+	if ok {
+		return mod, nil
+	}
+	if err := module.CheckPath(mod); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.ok == nil || len(c.ok) > 100000 {
+		c.ok = make(map[string]struct{})
+	}
+	c.ok[mod] = struct{}{}
+	c.mu.Unlock()
+	return mod, nil
+}
+
+// escaped is Request.escaped using the remembered path checks.
+func (c *pathChecks) escaped(r Request) (path, version string, err error) {
+	path, err = c.escapePath(r.Module)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case r.Version == "":
+	case plainEscaped(r.Version) && semver.IsValid(r.Version):
+		// Semantic versions use only [0-9A-Za-z.+-] with no empty
+		// identifiers; without upper case they are their own escape and
+		// safe in file names.
+		version = r.Version
+	default:
 		version, err = module.EscapeVersion(r.Version)
 	}
 	return path, version, err

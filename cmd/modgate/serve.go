@@ -180,11 +180,29 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	} else {
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, p))
 	}
-	var h http.Handler = mux
+	var h http.Handler = routeProxyFirst(mux, mux, prefix)
+	if prefix == "" {
+		h = routeProxyFirst(mux, p, prefix)
+	}
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
 	return &server{handler: h, proxy: p, store: store, logger: logger, vulns: refresher, engine: engine}, nil
+}
+
+// routeProxyFirst sends module proxy requests (the only paths containing
+// "/@v/" or ending in "/@latest": module paths cannot contain '@') straight
+// to proxy, skipping the pattern mux on the hot path; everything else goes
+// to mux.
+func routeProxyFirst(mux, proxy http.Handler, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if len(path) > len(prefix) && strings.HasPrefix(path, prefix) && (strings.Contains(path, "/@v/") || strings.HasSuffix(path, "/@latest")) && !strings.HasPrefix(path[len(prefix):], "/sumdb/") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func joinPatterns(a, b string) string {
