@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -47,14 +48,26 @@ type enforcing struct {
 // the config's policy section) and the fixture vulnerability database.
 func startEnforcing(t *testing.T, policyYAML string) *enforcing {
 	t.Helper()
+	return startEnforcingVia(t, policyYAML, nil)
+}
+
+// startEnforcingVia is startEnforcing with the upstream behind wrap.
+func startEnforcingVia(t *testing.T, policyYAML string, wrap func(http.Handler) http.Handler) *enforcing {
+	t.Helper()
 	up := proxytest.New(t, proxytest.Fixtures(t))
+	upURL := up.URL
+	if wrap != nil {
+		ws := httptest.NewServer(wrap(up))
+		t.Cleanup(ws.Close)
+		upURL = ws.URL
+	}
 	osv, err := filepath.Abs(filepath.Join("..", "..", "testdata", "check", "osv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "modgate.yaml")
-	yaml := "upstream: " + up.URL + "\nsumdb: " + up.SumDBKey + "\nstorage_dir: " + filepath.Join(dir, "cache") +
+	yaml := "upstream: " + upURL + "\nsumdb: " + up.SumDBKey + "\nstorage_dir: " + filepath.Join(dir, "cache") +
 		"\nlist_ttl: 1ns\naccess_log: false\nvulndb:\n  source: none\n  extra: [" + osv + "]\n  refresh: \"off\"\npolicy:\n" + policyYAML
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -214,5 +227,24 @@ func TestAuditModeServesAndLogs(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("decision log has no would-deny record for the vulnlib v1.0.0 zip:\n%s", e.out.String())
+	}
+}
+
+// TestUpstreamRefusingListsStillServes: an upstream that answers 403 for a
+// module's list (as some do) while serving its versions must not make the
+// policy fail closed on every version of that module.
+func TestUpstreamRefusingListsStillServes(t *testing.T) {
+	e := startEnforcingVia(t, "", func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/example.com/hello/@v/list" {
+				http.Error(w, "This module version is not available.", http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	out, err := e.run(t, "", "mod", "download", "-json", "example.com/hello@v1.1.0")
+	if err != nil {
+		t.Fatalf("go mod download with a list-refusing upstream: %v\n%s", err, out)
 	}
 }

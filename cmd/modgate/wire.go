@@ -63,7 +63,15 @@ type serveFacts struct {
 
 func (f serveFacts) Versions(ctx context.Context, mod string) ([]string, error) {
 	vs, err := f.p.Versions(ctx, mod)
-	if errors.Is(err, upstream.ErrNotFound) {
+	var ue *upstream.Error
+	switch {
+	case errors.Is(err, upstream.ErrNotFound):
+		return nil, nil
+	case errors.As(err, &ue) && ue.Status >= 400 && ue.Status < 500:
+		// The upstream refuses to list the module (some answer 403
+		// for lists of modules whose versions they serve): an
+		// authoritative "no list", not an outage. Rules see no
+		// versions; outages (5xx, timeouts) still fail closed.
 		return nil, nil
 	}
 	return vs, err
