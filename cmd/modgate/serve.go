@@ -65,6 +65,7 @@ type server struct {
 	logger  *slog.Logger
 	vulns   *vulndb.Refresher
 	engine  *policy.Engine
+	logs    *bufferedWriter
 }
 
 // newServer wires storage, upstream, verification, the vulnerability
@@ -78,7 +79,8 @@ func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, e
 // time.Now), so tests can move time for cooldowns and waivers.
 func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now func() time.Time) (*server, error) {
 	level, _ := parseLevel(cfg.LogLevel)
-	logger := app.Logger(cfg.LogFormat == "json", level)
+	logw := newBufferedWriter(app.Stderr, 100*time.Millisecond)
+	logger := (&App{Stderr: logw}).Logger(cfg.LogFormat == "json", level)
 	store, err := storage.NewDisk(cfg.StorageDir)
 	if err != nil {
 		return nil, err
@@ -187,7 +189,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
-	return &server{handler: h, proxy: p, store: store, logger: logger, vulns: refresher, engine: engine}, nil
+	return &server{handler: h, proxy: p, store: store, logger: logger, vulns: refresher, engine: engine, logs: logw}, nil
 }
 
 // routeProxyFirst sends module proxy requests (the only paths containing
@@ -224,6 +226,7 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer srv.logs.Close()
 	defer srv.engine.Close()
 	go srv.vulns.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -238,6 +241,7 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	}
 	srv.logger.Info("modgate serving", "addr", "http://"+ln.Addr().String()+cfg.PathPrefix, "storage", cfg.StorageDir,
 		"upstream", redactList(cfg.Upstream), "version", buildVersion())
+	srv.logs.Flush()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
