@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"time"
 
 	"github.com/modgate/modgate/proxy"
 )
@@ -30,14 +31,29 @@ func (d decider) Prefetch(ctx context.Context, module string) {
 }
 
 func (d decider) Decide(ctx context.Context, q proxy.Query) (proxy.Decision, error) {
-	res, err := d.e.Decide(ctx, Request{
+	req := Request{
 		Module:    q.Module,
 		Version:   q.Version,
 		Kind:      q.Kind,
 		Time:      q.Time,
 		FirstSeen: q.FirstSeen,
 		Client:    q.Client,
-	})
+	}
+	if (q.Kind == proxy.KindInfo || q.Kind == proxy.KindMod) && d.e.Config().ServeInfoMod() && !d.e.facts.fresh(q.Module) {
+		// Such a decision can only warn, so the client need not wait for
+		// the module facts (list, latest go.mod: upstream round trips)
+		// the first time a module is seen: it is served now and the
+		// decision completes in the background for the log, metrics and
+		// caches. The zip's decision, which can deny, waits as usual,
+		// by then usually on facts loaded here.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			d.e.Decide(ctx, req)
+		}()
+		return proxy.Decision{}, nil
+	}
+	res, err := d.e.Decide(ctx, req)
 	if err != nil {
 		return proxy.Decision{}, err
 	}

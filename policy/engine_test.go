@@ -279,7 +279,19 @@ func TestDecider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := mustEngine(ctx, Options{Config: &Config{ServeInfoModWhenDenied: ptr(tt.serve)}, Facts: facts})
-		d, err := e.Decider().Decide(ctx, proxy.Query{Module: modM, Version: "v1.0.1", Kind: tt.kind})
+		q := proxy.Query{Module: modM, Version: "v1.0.1", Kind: tt.kind}
+		if !tt.deny {
+			// Cold: module facts not loaded yet. A decision that can
+			// only warn is answered at once, without waiting for them.
+			d, err := e.Decider().Decide(ctx, q)
+			if err != nil || !d.Allowed() || len(d.Warn) != 0 {
+				t.Errorf("serve=%v kind=%s cold: %+v, %v; want an immediate allow", tt.serve, tt.kind, d, err)
+			}
+			if _, err := e.facts.get(ctx, modM); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := e.Decider().Decide(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -164,6 +164,18 @@ type factCache struct {
 	m     map[string]*modFacts
 }
 
+// fresh reports whether mod's facts are cached and current (a decision
+// would not wait for the upstream).
+func (c *factCache) fresh(mod string) bool {
+	if c.src == nil {
+		return true
+	}
+	c.mu.Lock()
+	f := c.m[mod]
+	c.mu.Unlock()
+	return f != nil && c.now().Sub(f.at) < c.ttl
+}
+
 func (c *factCache) get(ctx context.Context, mod string) (*modFacts, error) {
 	if c.src == nil {
 		return &modFacts{}, nil

@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -244,10 +247,24 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	srv.logs.Flush()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	// SIGHUP reloads the user's policy files; a broken policy is logged
+	// and the one in force stays.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			if err := srv.engine.Reload(ctx, nil); err != nil {
+				srv.logger.Error("policy reload failed; keeping the policy in force", "err", err)
+			} else {
+				srv.logger.Info("policy reloaded", "digest", srv.engine.Digest())
+			}
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	srv.logger.Info("shutting down; finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -241,3 +241,46 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestSIGHUPReloadsPolicy edits a custom rule and sends SIGHUP: the new
+// rule decides from then on; a broken edit keeps the policy in force.
+func TestSIGHUPReloadsPolicy(t *testing.T) {
+	up := proxytest.New(t, proxytest.Fixtures(t))
+	dir := t.TempDir()
+	rego := filepath.Join(dir, "rules", "house.rego")
+	os.MkdirAll(filepath.Dir(rego), 0o755)
+	rule := func(version string) string {
+		return "package modgate.rules.house\n\ndeny contains {\"msg\": \"house rule\"} if {\n\tinput.module == \"example.com/hello\"\n\tinput.version == \"" + version + "\"\n}\n"
+	}
+	os.WriteFile(rego, []byte(rule("v1.0.0")), 0o644)
+	cfgFile := filepath.Join(dir, "modgate.yaml")
+	os.WriteFile(cfgFile, []byte("policy:\n  paths: [rules]\n"), 0o644)
+	p := startModgate(t, nil, "--config", cfgFile, "--upstream", up.URL, "--sumdb", up.SumDBKey, "--storage-dir", t.TempDir())
+	zip := func(v string) int {
+		status, _ := httpGet(t, p.URL+"/example.com/hello/@v/"+v+".zip")
+		return status
+	}
+	if zip("v1.0.0") != 403 || zip("v1.1.0") != 200 {
+		t.Fatalf("before reload: v1.0.0 = %d, v1.1.0 = %d; want 403, 200", zip("v1.0.0"), zip("v1.1.0"))
+	}
+	reload := func(content, wantLog string) {
+		t.Helper()
+		os.WriteFile(rego, []byte(content), 0o644)
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(p.Logs(), wantLog) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the logs after SIGHUP", wantLog)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	reload(rule("v1.1.0"), "policy reloaded")
+	if zip("v1.0.0") != 200 || zip("v1.1.0") != 403 {
+		t.Errorf("after reload: v1.0.0 = %d, v1.1.0 = %d; want 200, 403", zip("v1.0.0"), zip("v1.1.0"))
+	}
+	reload("package modgate.rules.house\n\ndeny contains", "policy reload failed")
+	if zip("v1.1.0") != 403 {
+		t.Errorf("a broken policy edit replaced the policy in force")
+	}
+}
