@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modgate/modgate/bot/gate"
 	"github.com/modgate/modgate/bot/gomod"
+	"github.com/modgate/modgate/proxy"
 )
 
 // Update types.
@@ -204,18 +204,7 @@ func retracted(ctx context.Context, gc *gate.Client, path string, listed []strin
 	if err != nil {
 		return none
 	}
-	f, err := modfile.ParseLax("go.mod", data, nil)
-	if err != nil || len(f.Retract) == 0 {
-		return none
-	}
-	return func(v string) bool {
-		for _, r := range f.Retract {
-			if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
-				return true
-			}
-		}
-		return false
-	}
+	return proxy.Retractions(data)
 }
 
 // loadTrack lists newPath's versions worth proposing over req.From.

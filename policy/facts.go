@@ -12,6 +12,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/modgate/modgate/proxy"
 )
 
 // ErrUnknown is returned by fact sources for facts they do not have yet
@@ -79,12 +81,7 @@ type modFacts struct {
 
 // retraction reports whether v is retracted and the rationale.
 func (m *modFacts) retraction(v string) (bool, string) {
-	for _, r := range m.retract {
-		if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
-			return true, r.Rationale
-		}
-	}
-	return false, ""
+	return proxy.Retracted(m.retract, v)
 }
 
 // olderAllowed returns the listed versions lower than v that count as

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
@@ -294,18 +293,7 @@ func (p *Proxy) retractions(ctx context.Context, mod, latest string) func(string
 	if err != nil {
 		return none
 	}
-	f, err := modfile.ParseLax("go.mod", data, nil)
-	if err != nil || len(f.Retract) == 0 {
-		return none
-	}
-	return func(v string) bool {
-		for _, r := range f.Retract {
-			if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
-				return true
-			}
-		}
-		return false
-	}
+	return Retractions(data)
 }
 
 // firstSeenRecord tracks when each version of a module first appeared in

@@ -152,3 +152,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// parseDirArgs applies MODGATE_* variables and args to fs, validates the
+// flags, and returns the optional single directory argument (default ".").
+func parseDirArgs(app *App, fs *flag.FlagSet, args []string, validate func() error) (string, error) {
+	if err := applyEnv(app, fs); err != nil {
+		return "", err
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 1 {
+		return "", usageErrorf("at most one directory, got %q", fs.Args())
+	}
+	if err := validate(); err != nil {
+		return "", usageErrorf("%v", err)
+	}
+	if fs.NArg() == 1 {
+		return fs.Arg(0), nil
+	}
+	return ".", nil
+}

@@ -101,21 +101,9 @@ func runCheck(ctx context.Context, app *App, args []string) error {
 	fs.StringVar(&f.tags, "tags", "", "comma-separated build `tags` for the vulnerability scan")
 	fs.BoolVar(&f.test, "test", false, "include test files in the vulnerability scan")
 	fs.BoolVar(&f.verbose, "v", false, "log progress to stderr")
-	if err := applyEnv(app, fs); err != nil {
+	dir, err := parseDirArgs(app, fs, args, f.validate)
+	if err != nil {
 		return err
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return usageErrorf("at most one directory, got %q", fs.Args())
-	}
-	if err := f.validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
-	dir := "."
-	if fs.NArg() == 1 {
-		dir = fs.Arg(0)
 	}
 	inActions := app.Getenv("GITHUB_ACTIONS") == "true"
 	if inActions {

@@ -83,21 +83,9 @@ func runGraph(ctx context.Context, app *App, args []string) error {
 	fs.StringVar(&f.dot, "dot", "", "Graphviz dot `command` for --format svg (default dot from PATH)")
 	fs.StringVar(&f.sha, "sha", "", "commit `sha` for github-snapshot (default $GITHUB_SHA, else git HEAD)")
 	fs.StringVar(&f.ref, "ref", "", "git `ref` for github-snapshot (default $GITHUB_REF, else the current branch)")
-	if err := applyEnv(app, fs); err != nil {
+	dir, err := parseDirArgs(app, fs, args, f.validate)
+	if err != nil {
 		return err
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return usageErrorf("at most one directory, got %q", fs.Args())
-	}
-	if err := f.validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
-	dir := "."
-	if fs.NArg() == 1 {
-		dir = fs.Arg(0)
 	}
 	if f.format == "" {
 		f.format = "dot"
