@@ -44,7 +44,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modgate/modgate/bot/forge"
-	"github.com/modgate/modgate/bot/gate"
+	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/bot/gitcmd"
 	"github.com/modgate/modgate/bot/gomod"
 )
@@ -57,7 +57,7 @@ const BranchPrefix = "modgate/"
 type Bot struct {
 	Config Config
 	Forge  forge.Forge
-	Gate   *gate.Client
+	Gate   *api.Client
 	// Env is the base environment of git and go commands. Nil means
 	// os.Environ().
 	Env []string
@@ -156,7 +156,7 @@ func (b *Bot) out() io.Writer {
 	return io.Discard
 }
 
-func (b *Bot) gate() *gate.Client { return b.Gate }
+func (b *Bot) gate() *api.Client { return b.Gate }
 
 func (b *Bot) env() []string {
 	if b.Env != nil {
@@ -553,15 +553,15 @@ func (b *Bot) propose(ctx context.Context, st *repoState, g *group, existing for
 		return fail(whyVerification, err)
 	}
 	v := &verification{Steps: steps}
-	var ask []gate.ModuleVersion
+	var ask []api.ModuleVersion
 	for _, c := range gomod.Diff(before, after) {
 		v.Changes = append(v.Changes, buildChange{Change: c})
 		if c.To != "" {
-			ask = append(ask, gate.ModuleVersion{Path: c.Path, Version: c.To})
+			ask = append(ask, api.ModuleVersion{Path: c.Path, Version: c.To})
 		}
 	}
 	if len(ask) > 0 {
-		ds, err := b.Gate.Decide(ctx, ask)
+		ds, err := b.Gate.Decide(ctx, "", ask)
 		if err != nil {
 			return Action{}, nil, err
 		}
@@ -573,7 +573,7 @@ func (b *Bot) propose(ctx context.Context, st *repoState, g *group, existing for
 			}
 			v.Changes[i].Decision = ds[j]
 			if !ds[j].Allowed {
-				denied = append(denied, fmt.Sprintf("%s@%s: %s", ds[j].Path, ds[j].Version, ds[j].Reason()))
+				denied = append(denied, fmt.Sprintf("%s@%s: %s", ds[j].Path, ds[j].Version, reason(ds[j])))
 			}
 			j++
 		}

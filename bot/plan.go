@@ -14,9 +14,8 @@ import (
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/modgate/modgate/bot/gate"
 	"github.com/modgate/modgate/bot/gomod"
-	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/api"
 )
 
 // Update types.
@@ -36,7 +35,7 @@ type candidate struct {
 	// from the decision API's "vulnerabilities" findings.
 	Fixes []string
 	// Warn are the policy's warnings about To.
-	Warn []gate.Violation
+	Warn []api.Violation
 	// Dirs are the module directories requiring Path.
 	Dirs []string
 }
@@ -85,25 +84,45 @@ type findings struct {
 
 var vulnID = regexp.MustCompile(`\b(?:GO-\d{4}-\d{4,}|CVE-\d{4}-\d{4,}|GHSA(?:-[0-9a-z]{4}){3})\b`)
 
-// vulnIDs returns the vulnerability IDs named by a decision's
-// "vulnerabilities" findings (deny, warn or audit), and whether there was
-// any such finding. The decision API reports vulnerabilities as text, so
-// IDs are read from the message; a finding naming none counts as one
-// unnamed vulnerability.
-func vulnIDs(d gate.Decision) ([]string, bool) {
+// vulnIDs returns the vulnerability IDs of a decision's "vulnerabilities"
+// findings (deny, warn or audit), and whether there was any such finding:
+// the IDs the policy counted (after its ignore lists and review rules). A
+// finding of a custom rule without IDs is read for IDs in its message; one
+// naming none counts as one unnamed vulnerability.
+func vulnIDs(d api.Decision) ([]string, bool) {
 	var ids []string
 	found := false
-	for _, vs := range [][]gate.Violation{d.Deny, d.Warn, d.Audit} {
+	for _, vs := range [][]api.Violation{d.Deny, d.Warn, d.Audit} {
 		for _, v := range vs {
 			if v.Rule != "vulnerabilities" {
 				continue
 			}
 			found = true
-			ids = append(ids, vulnID.FindAllString(v.Msg, -1)...)
+			if len(v.IDs) > 0 {
+				ids = append(ids, v.IDs...)
+			} else {
+				ids = append(ids, vulnID.FindAllString(v.Msg, -1)...)
+			}
 		}
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), found
+}
+
+// reason summarises why a decision is not a plain allow, or "".
+func reason(d api.Decision) string {
+	var parts []string
+	if d.Error != "" {
+		parts = append(parts, "no decision: "+d.Error)
+	}
+	for _, v := range d.Deny {
+		s := v.Rule + ": " + v.Msg
+		if v.Fix != "" {
+			s += " (" + v.Fix + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // requirements collects the repository's requirements worth updating.
@@ -163,14 +182,14 @@ func nextMajorPath(p string) string {
 	return prefix + "/v" + strconv.Itoa(n+1)
 }
 
-// track is one module path's candidate versions, newest first.
+// track is one module path's candidate versions, newest first, with
+// modgate's facts and verdicts on each.
 type track struct {
 	req     requirement
 	newPath string
-	// versions are newer than req.From and not retracted, pre-release
-	// or incompatible; hidden marks those modgate does not list.
-	versions []string
-	hidden   map[string]bool
+	// versions are newer than req.From and neither retracted, pre-release
+	// nor +incompatible.
+	versions []api.Version
 }
 
 func updateType(from, newPath, path, to string) string {
@@ -183,85 +202,46 @@ func updateType(from, newPath, path, to string) string {
 	return typePatch
 }
 
-// retracted reads the retractions of path from the go.mod of its latest
-// listed version, as the go command does.
-func retracted(ctx context.Context, gc *gate.Client, path string, listed []string) func(string) bool {
-	none := func(string) bool { return false }
-	latest := ""
-	for i := len(listed) - 1; i >= 0; i-- {
-		if semver.Prerelease(listed[i]) == "" {
-			latest = listed[i]
-			break
-		}
+// loadTrack asks modgate about newPath's versions above req.From (every
+// version, on a new major path) and keeps those worth proposing. Facts
+// (retractions, times, vulnerabilities) and verdicts are modgate's: the
+// bot computes none of them.
+func loadTrack(ctx context.Context, gc *api.Client, req requirement, newPath string) (*track, error) {
+	since := ""
+	if newPath == req.Path && semver.IsValid(req.From) {
+		since = req.From
 	}
-	if latest == "" && len(listed) > 0 {
-		latest = listed[len(listed)-1]
-	}
-	if latest == "" {
-		return none
-	}
-	data, err := gc.GoMod(ctx, path, latest)
-	if err != nil {
-		return none
-	}
-	return proxy.Retractions(data)
-}
-
-// loadTrack lists newPath's versions worth proposing over req.From.
-func loadTrack(ctx context.Context, gc *gate.Client, req requirement, newPath string) (*track, error) {
-	listed, err := gc.Versions(ctx, newPath)
+	m, err := gc.Module(ctx, newPath, since, "")
 	if err != nil {
 		return nil, err
 	}
-	all, err := gc.AllVersions(ctx, newPath)
-	if err != nil {
-		return nil, err
-	}
-	t := &track{req: req, newPath: newPath, hidden: map[string]bool{}}
-	isRetracted := retracted(ctx, gc, newPath, listed)
+	t := &track{req: req, newPath: newPath}
 	pre := semver.Prerelease(req.From) != "" && newPath == req.Path
-	seen := map[string]bool{}
-	consider := func(v string, hidden bool) {
+	for _, v := range m.Versions {
 		switch {
-		case seen[v]:
-			return
-		case newPath == req.Path && semver.Compare(v, req.From) <= 0:
-			return
-		case semver.Prerelease(v) != "" && !pre:
-			return
-		case strings.HasSuffix(v, "+incompatible") != strings.HasSuffix(req.From, "+incompatible") && newPath == req.Path:
-			return
-		case newPath == req.Path && semver.Major(v) != semver.Major(req.From):
-			return // +incompatible majors of the same path
-		case isRetracted(v):
-			return
-		}
-		seen[v] = true
-		t.versions = append(t.versions, v)
-		if hidden {
-			t.hidden[v] = true
+		case newPath == req.Path && semver.Compare(v.Version, req.From) <= 0:
+		case semver.Prerelease(v.Version) != "" && !pre:
+		case strings.HasSuffix(v.Version, "+incompatible") != strings.HasSuffix(req.From, "+incompatible") && newPath == req.Path:
+		case newPath == req.Path && semver.Major(v.Version) != semver.Major(req.From):
+			// +incompatible majors of the same path
+		case v.Retracted:
+		default:
+			t.versions = append(t.versions, v)
 		}
 	}
-	for _, v := range listed {
-		consider(v, false)
-	}
-	for _, v := range all {
-		consider(v, !slices.Contains(listed, v))
-	}
-	semver.Sort(t.versions)
 	slices.Reverse(t.versions)
 	return t, nil
 }
 
 // plan finds the updates for a repository: for each requirement the
-// newest version modgate serves and allows, on the same major version and
-// on the next major path, skipping ignored ones.
+// newest version modgate allows, on the same major version and on the
+// next major path, skipping ignored ones.
 func (b *Bot) plan(ctx context.Context, r *gomod.Repo, rc *RepoConfig, closed map[string]int) (*findings, error) {
 	f := &findings{}
 	reqs := requirements(r, rc, f)
 	gc := b.gate()
 
-	// Lists first, concurrently: they are most of the requests.
+	// Module facts first, concurrently: they are most of the requests.
 	tracks := make([][]*track, len(reqs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -285,81 +265,83 @@ func (b *Bot) plan(ctx context.Context, r *gomod.Repo, rc *RepoConfig, closed ma
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-
-	// One decision request for every version that could be proposed,
-	// plus each current version (for the vulnerabilities it has).
-	var ask []gate.ModuleVersion
-	for i, rq := range reqs {
-		any := false
-		for _, t := range tracks[i] {
-			for _, v := range t.versions {
-				ask = append(ask, gate.ModuleVersion{Path: t.newPath, Version: v})
-				any = true
-			}
-		}
-		if any && semver.IsValid(rq.From) {
-			ask = append(ask, gate.ModuleVersion{Path: rq.Path, Version: rq.From})
-		}
+	current, err := b.currentDecisions(ctx, reqs, tracks)
+	if err != nil {
+		return nil, err
 	}
-	decisions := map[gate.ModuleVersion]gate.Decision{}
-	if len(ask) > 0 {
-		ds, err := gc.Decide(ctx, ask)
-		if err != nil {
-			return nil, err
-		}
-		for i, d := range ds {
-			decisions[ask[i]] = d
-		}
-	}
-
 	for i, rq := range reqs {
-		oldIDs, oldVuln := vulnIDs(decisions[gate.ModuleVersion{Path: rq.Path, Version: rq.From}])
+		oldIDs, oldVuln := vulnIDs(current[api.ModuleVersion{Path: rq.Path, Version: rq.From}])
 		for _, t := range tracks[i] {
-			for _, v := range t.versions {
-				mv := gate.ModuleVersion{Path: t.newPath, Version: v}
-				typ := updateType(rq.From, t.newPath, rq.Path, v)
-				if n, ok := closed[t.newPath+"@"+v]; ok {
-					f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v, PR: n, Reason: fmt.Sprintf("pull request #%d was closed without merging", n)})
-					continue
-				}
-				if rule := rc.ignored(t.newPath, v, typ); rule != nil {
-					f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v, Reason: "ignored by " + RepoConfigPath + " (module " + rule.Module + ")"})
-					break // older versions are ignored by the same rule or not wanted
-				}
-				d := decisions[mv]
-				if !d.Allowed {
-					f.Refused = append(f.Refused, refusal{Path: t.newPath, Version: v, From: rq.From, Why: whyPolicy, Reason: d.Reason()})
-					continue
-				}
-				if t.hidden[v] {
-					// Allowed but not listed yet: modgate's list cache has
-					// not caught up with the release. A later run sees it.
-					continue
-				}
-				c := candidate{
-					Update: gomod.Update{Path: rq.Path, From: rq.From, NewPath: t.newPath, To: v},
-					Type:   typ, Warn: d.Warn, Dirs: rq.Dirs,
-				}
-				newIDs, newVuln := vulnIDs(d)
-				if oldVuln {
-					for _, id := range oldIDs {
-						if !slices.Contains(newIDs, id) {
-							c.Fixes = append(c.Fixes, id)
-						}
-					}
-					if len(oldIDs) == 0 && !newVuln {
-						c.Fixes = []string{"vulnerability reported by policy"}
-					}
-				}
-				if info, err := gc.Info(ctx, t.newPath, v); err == nil {
-					c.Time = info.Time
-				}
+			if c, ok := pick(f, t, rq, rc, closed, oldIDs, oldVuln); ok {
 				f.Candidates = append(f.Candidates, c)
-				break
 			}
 		}
 	}
 	return f, nil
+}
+
+// currentDecisions asks for the decisions on each current version that
+// has an update candidate (for the vulnerabilities it has).
+func (b *Bot) currentDecisions(ctx context.Context, reqs []requirement, tracks [][]*track) (map[api.ModuleVersion]api.Decision, error) {
+	var ask []api.ModuleVersion
+	for i, rq := range reqs {
+		for _, t := range tracks[i] {
+			if len(t.versions) > 0 && semver.IsValid(rq.From) {
+				ask = append(ask, api.ModuleVersion{Path: rq.Path, Version: rq.From})
+				break
+			}
+		}
+	}
+	out := map[api.ModuleVersion]api.Decision{}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	ds, err := b.gate().Decide(ctx, "", ask)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range ds {
+		out[ask[i]] = d
+	}
+	return out, nil
+}
+
+// pick returns the candidate of one track: its newest allowed version,
+// recording refusals and ignored versions on the way.
+func pick(f *findings, t *track, rq requirement, rc *RepoConfig, closed map[string]int, oldIDs []string, oldVuln bool) (candidate, bool) {
+	for _, v := range t.versions {
+		typ := updateType(rq.From, t.newPath, rq.Path, v.Version)
+		if n, ok := closed[t.newPath+"@"+v.Version]; ok {
+			f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v.Version, PR: n, Reason: fmt.Sprintf("pull request #%d was closed without merging", n)})
+			continue
+		}
+		if rule := rc.ignored(t.newPath, v.Version, typ); rule != nil {
+			f.Ignored = append(f.Ignored, ignoredVersion{Path: t.newPath, Version: v.Version, Reason: "ignored by " + RepoConfigPath + " (module " + rule.Module + ")"})
+			return candidate{}, false // older versions are ignored by the same rule or not wanted
+		}
+		d := v.Decision
+		if !d.Allowed {
+			f.Refused = append(f.Refused, refusal{Path: t.newPath, Version: v.Version, From: rq.From, Why: whyPolicy, Reason: reason(d)})
+			continue
+		}
+		c := candidate{
+			Update: gomod.Update{Path: rq.Path, From: rq.From, NewPath: t.newPath, To: v.Version},
+			Type:   typ, Warn: d.Warn, Dirs: rq.Dirs, Time: v.Time,
+		}
+		newIDs, newVuln := vulnIDs(d)
+		if oldVuln {
+			for _, id := range oldIDs {
+				if !slices.Contains(newIDs, id) {
+					c.Fixes = append(c.Fixes, id)
+				}
+			}
+			if len(oldIDs) == 0 && !newVuln {
+				c.Fixes = []string{"vulnerability reported by policy"}
+			}
+		}
+		return c, true
+	}
+	return candidate{}, false
 }
 
 // group is one pull request's worth of updates.

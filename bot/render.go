@@ -13,7 +13,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/modgate/modgate/bot/gate"
+	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/bot/gomod"
 )
 
@@ -131,7 +131,7 @@ func age(now, t time.Time) string {
 	return fmt.Sprintf("%d years", int(d.Hours()/24/365))
 }
 
-func policyCell(warn []gate.Violation) string {
+func policyCell(warn []api.Violation) string {
 	if len(warn) == 0 {
 		return "allowed"
 	}
@@ -155,7 +155,7 @@ func changeCell(c candidate) string {
 // buildChange is a build-list change with its policy decision.
 type buildChange struct {
 	gomod.Change
-	Decision gate.Decision
+	Decision api.Decision
 }
 
 // verification is the outcome of applying and verifying a group.

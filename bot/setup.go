@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/modgate/modgate/bot/forge"
-	"github.com/modgate/modgate/bot/gate"
+	"github.com/modgate/modgate/proxy/api"
 )
 
 // LoadConfigFile reads the bot's configuration from a YAML file: the
@@ -78,9 +79,9 @@ func New(cfg Config, getenv func(string) string, env []string) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	gc := &gate.Client{URL: cfg.Modgate.URL, ListURL: cfg.Modgate.ListURL}
+	gc := &api.Client{URL: cfg.Modgate.URL}
 	if cfg.Modgate.TokenEnv != "" {
-		gc.Token = getenv(cfg.Modgate.TokenEnv)
+		gc.Header = http.Header{"Authorization": {"Bearer " + getenv(cfg.Modgate.TokenEnv)}}
 	}
 	return &Bot{Config: cfg, Forge: gh, Gate: gc, Env: env}, nil
 }

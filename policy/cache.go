@@ -11,11 +11,13 @@ import (
 // vulnerability DB snapshot are checked against the entry rather than being
 // part of the key, so a change invalidates every entry at once.
 type cacheKey struct {
-	version   string
-	kind      Kind
-	infoTime  int64
-	firstSeen int64
-	client    string // only when rules read input.client
+	version  string
+	kind     Kind
+	rev      string // the module facts' revision
+	released int64  // the release time (ns) and how it was obtained
+	basis    string
+	infoTime int64
+	client   string // only when rules read input.client
 }
 
 type cacheEntry struct {

@@ -116,6 +116,12 @@ type CooldownConfig struct {
 	// Major overrides Days for major updates (v1 to v2+incompatible). Nil
 	// means Days.
 	Major *int `yaml:"major"`
+	// UnknownRelease decides versions whose release time cannot be
+	// obtained (they existed before modgate first saw the module, and the
+	// upstream does not serve their .info): "new" denies them while the
+	// cooldown runs from modgate's first contact, "old" allows them. ""
+	// means new.
+	UnknownRelease string `yaml:"unknown_release"`
 }
 
 // ListsConfig holds allow and block lists in gomodguard's vocabulary.
@@ -191,6 +197,12 @@ const (
 	defaultCacheTTL  = 10 * time.Minute
 	defaultCacheSize = 100000
 )
+
+// configured reports whether the licenses rule can find anything: it is
+// inert while nothing is allowed, denied or flagged when unknown.
+func (l *LicenseConfig) configured() bool {
+	return len(l.Allow) > 0 || len(l.Deny) > 0 || (l.Unknown != "" && l.Unknown != ActionAllow)
+}
 
 // ServeInfoMod reports the effective ServeInfoModWhenDenied.
 func (c *Config) ServeInfoMod() bool {
@@ -284,6 +296,15 @@ func (c *Config) normalize() (map[string]any, error) {
 			bad("cooldown."+o.name, "%d: must not be negative", *o.v)
 		}
 		days[o.name] = *o.v
+	}
+
+	unknownRelease := c.Cooldown.UnknownRelease
+	switch unknownRelease {
+	case "":
+		unknownRelease = "new"
+	case "new", "old":
+	default:
+		bad("cooldown.unknown_release", "%q: want new or old", c.Cooldown.UnknownRelease)
 	}
 
 	lists := map[string]any{}
@@ -410,8 +431,9 @@ func (c *Config) normalize() (map[string]any, error) {
 			"ignore":             ignore,
 		},
 		"cooldown": map[string]any{
-			"default_days": c.Cooldown.Days,
-			"days":         days,
+			"default_days":    c.Cooldown.Days,
+			"days":            days,
+			"unknown_release": unknownRelease,
 		},
 		"lists":    lists,
 		"licenses": licenses,

@@ -70,6 +70,58 @@ func (d *decisionLog) write(e logEntry) {
 	_, _ = d.w.Write(b) // a failing log must not fail decisions
 }
 
+// listingEntry is one list or @latest request: its candidates and, for
+// @latest, the version chosen.
+type listingEntry struct {
+	id               string
+	kind             Kind
+	module           string
+	allowed, audit   []string
+	denied           []deniedCandidate
+	chosen           string
+	bundles          []byte
+	digest           string
+	now              time.Time
+	client, snapshot string
+}
+
+type deniedCandidate struct {
+	Version string   `json:"version"`
+	Rules   []string `json:"rules"`
+}
+
+func (d *decisionLog) writeListing(e listingEntry) {
+	nz := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	denied := e.denied
+	if denied == nil {
+		denied = []deniedCandidate{}
+	}
+	rec := struct {
+		ID         string          `json:"decision_id"`
+		Path       string          `json:"path"`
+		Kind       Kind            `json:"kind"`
+		Module     string          `json:"module"`
+		Candidates any             `json:"candidates"`
+		Chosen     string          `json:"chosen,omitempty"`
+		Bundles    json.RawMessage `json:"bundles"`
+		Revision   string          `json:"policy_revision"`
+		Timestamp  string          `json:"timestamp"`
+		Client     string          `json:"requested_by"`
+		Snapshot   string          `json:"vulndb_snapshot"`
+	}{e.id, "modgate/" + string(e.kind), e.kind, e.module,
+		map[string]any{"allowed": nz(e.allowed), "denied": denied, "audit": nz(e.audit)},
+		e.chosen, e.bundles, e.digest, e.now.UTC().Format(time.RFC3339Nano), e.client, e.snapshot}
+	b, _ := json.Marshal(rec)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, _ = d.w.Write(append(b, '\n'))
+}
+
 func (d *decisionLog) close() error {
 	if d.closer != nil {
 		return d.closer.Close()

@@ -22,21 +22,23 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts"
 )
 
 // DecisionPath is the Rego document every decision evaluates.
 const DecisionPath = "data.modgate.decision"
 
-// Options configures [NewEngine]. Only Config matters for correctness; the
-// fact sources may be nil, in which case the corresponding facts are empty
-// (no vulnerabilities, no versions, licenses unavailable).
+// Options configures [NewEngine].
 type Options struct {
 	// Config is the policy configuration; nil means the zero Config.
 	Config *Config
-	// Vulns supplies vulnerability facts. Nil means none (snapshot "none").
-	Vulns VulnSource
-	// Facts supplies module facts. Nil means none.
-	Facts ModuleFacts
+	// Facts supplies every fact about modules (versions, latest,
+	// retractions, release times, vulnerabilities, licenses). Required
+	// for Decide and the proxy's Decider; an engine without it can only
+	// evaluate complete inputs (Evaluate, Explain).
+	Facts *facts.Service
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Registerer receives the engine's Prometheus collectors; nil means
@@ -53,9 +55,7 @@ type Options struct {
 
 // Engine evaluates the policy. It is safe for concurrent use.
 type Engine struct {
-	vulns    VulnSource
-	facts    *factCache
-	factsSrc ModuleFacts
+	facts    *facts.Service
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *metrics
@@ -79,7 +79,10 @@ type compiled struct {
 	bundles     map[string]string // bundle name -> revision, for the log
 	byClient    bool              // rules read input.client: cache per client
 	maxCooldown time.Duration
-	cacheTTL    time.Duration // <0: no caching
+	// needsLicenses: a rule uses license facts, so zip decisions read
+	// the zip's licenses even when it must be fetched first.
+	needsLicenses bool
+	cacheTTL      time.Duration // <0: no caching
 	rules       []string      // rule package names
 }
 
@@ -100,11 +103,10 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		vulns:    opts.Vulns,
-		factsSrc: opts.Facts,
-		now:      now,
-		log:      logger,
-		metrics:  newMetrics(),
+		facts:   opts.Facts,
+		now:     now,
+		log:     logger,
+		metrics: newMetrics(),
 	}
 	e.ids.init()
 	st, err := prepare(ctx, cfg)
@@ -112,11 +114,6 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.state.Store(st)
-	ttl := st.cacheTTL
-	if ttl < 0 {
-		ttl = defaultCacheTTL
-	}
-	e.facts = &factCache{src: opts.Facts, ttl: ttl, now: now}
 	size := cfg.Cache.Size
 	if size == 0 {
 		size = defaultCacheSize
@@ -188,9 +185,10 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 		store:       store,
 		query:       pq,
 		digest:      set.digest(doc),
-		byClient:    clientSensitive(compiler.Modules),
-		maxCooldown: cfg.maxCooldown(),
-		cacheTTL:    cfg.Cache.TTL,
+		byClient:      clientSensitive(compiler.Modules),
+		maxCooldown:   cfg.maxCooldown(),
+		needsLicenses: cfg.Licenses.configured() || set.userReads("licenses", "license_status"),
+		cacheTTL:      cfg.Cache.TTL,
 	}
 	if st.cacheTTL == 0 {
 		st.cacheTTL = defaultCacheTTL
@@ -267,14 +265,6 @@ func (e *Engine) Digest() string { return e.state.Load().digest }
 // Config returns the configuration in force. Callers must not modify it.
 func (e *Engine) Config() *Config { return e.state.Load().cfg }
 
-// Invalidate drops cached decisions and module facts of module. The proxy
-// calls it when it sees the module's list or latest go.mod change, since
-// retractions, deprecations and update types derive from them.
-func (e *Engine) Invalidate(module string) {
-	e.cache.invalidate(module)
-	e.facts.invalidate(module)
-}
-
 // Close flushes and closes the decision log.
 func (e *Engine) Close() error {
 	if e.dlog != nil {
@@ -284,10 +274,10 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) snapshot() string {
-	if e.vulns == nil {
+	if e.facts == nil {
 		return "none"
 	}
-	return e.vulns.Snapshot()
+	return e.facts.VulnDBRevision()
 }
 
 // Result is a decision.
@@ -309,6 +299,9 @@ type Result struct {
 	VulnDB string
 	// DecisionID identifies the decision in the decision log.
 	DecisionID string
+	// Suggest is the nearest version the policy allows (see
+	// proxy.Decision.Suggest); set by the Decider for denials.
+	Suggest string
 	// Cached reports that the decision was served from the cache.
 	Cached bool
 }
@@ -316,62 +309,97 @@ type Result struct {
 // Allowed reports whether the version may be served.
 func (r *Result) Allowed() bool { return len(r.Deny) == 0 }
 
+// ErrNoFacts is returned by decisions of an engine built without a facts
+// service.
+var ErrNoFacts = errors.New("policy: the engine has no facts service")
+
 // Decide returns the decision for req, from the cache when possible. It
-// gathers the facts the input needs from the engine's sources, evaluates
-// the policy, caches the result until the earliest of its ValidUntil, the
-// cache TTL, a policy change, a vulnerability DB change or Invalidate, and
-// logs the decision. Slices in the Result are shared; do not modify them.
+// gathers the facts the input needs from the facts service, evaluates the
+// policy, caches the result until the earliest of its ValidUntil, the
+// cache TTL, a policy change, a vulnerability DB change or a change of the
+// module's facts, and writes one decision log record. Slices in the Result
+// are shared; do not modify them.
 func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	st := e.state.Load()
-	snap := e.snapshot()
-	now := e.now()
+	now, snap := e.now(), e.snapshot()
+	m, err := e.module(ctx, req.Module)
+	var d decided
+	if err == nil {
+		d, err = e.decide(ctx, st, m, req, now, snap)
+	}
+	if err != nil {
+		e.metrics.errors.Inc()
+		if e.dlog != nil {
+			e.dlog.write(logEntry{id: e.ids.next(), input: mustJSON(d.in), bundles: bundlesJSON(st.bundles),
+				now: now, client: req.Client.ID(), snapshot: snap, err: err})
+		}
+		return Result{}, err
+	}
+	e.logDecision(st, d, req, now, snap)
+	return d.res, nil
+}
+
+// module returns the module's facts.
+func (e *Engine) module(ctx context.Context, path string) (*facts.Module, error) {
+	if e.facts == nil {
+		return nil, ErrNoFacts
+	}
+	m, err := e.facts.Module(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: module facts: %w", path, err)
+	}
+	return m, nil
+}
+
+// decided is one decision with what the log needs of it.
+type decided struct {
+	res    Result
+	ent    *cacheEntry
+	in     Input // set for uncached decisions
+	evalNS int64
+}
+
+// decide makes (or reuses) one decision without logging it, so that list
+// filtering and fix suggestions can log one record per request.
+func (e *Engine) decide(ctx context.Context, st *compiled, m *facts.Module, req Request, now time.Time, snap string) (decided, error) {
+	rel, err := e.facts.Release(ctx, m, req.Version, st.maxCooldown)
+	if err != nil {
+		return decided{}, fmt.Errorf("%s@%s: release time: %w", req.Module, req.Version, err)
+	}
 	key := cacheKey{
-		version:   req.Version,
-		kind:      req.Kind,
-		infoTime:  timeNS(req.Time),
-		firstSeen: timeNS(req.FirstSeen),
+		version:  req.Version,
+		kind:     req.Kind,
+		rev:      m.Rev,
+		released: timeNS(rel.At),
+		basis:    rel.Basis,
+		infoTime: timeNS(rel.Time),
 	}
 	if st.byClient {
-		key.client = req.Client
+		key.client = req.Client.ID()
 	}
 	if st.cacheTTL > 0 {
 		if ent := e.cache.get(req.Module, key, st.digest, snap, now.UnixNano()); ent != nil {
-			res := ent.res
-			res.Cached, res.DecisionID = true, ""
 			e.metrics.hit.Inc()
 			for _, c := range ent.counters {
 				c.Inc()
 			}
-			if e.dlog != nil {
-				// IDs name log lines; without a log a cache hit
-				// needs none (this is the proxy's hottest path).
-				res.DecisionID = e.ids.next()
-				e.dlog.write(logEntry{id: res.DecisionID, input: ent.input, result: ent.result,
-					bundles: ent.bundles, now: now, client: req.Client, snapshot: snap, cached: true})
-			}
-			return res, nil
+			res := ent.res
+			res.Cached, res.DecisionID = true, ""
+			return decided{res: res, ent: ent}, nil
 		}
 		e.metrics.miss.Inc()
 	}
-
 	start := time.Now()
-	in, err := e.input(ctx, st, req, now, snap)
+	in, err := e.input(ctx, st, m, req, rel, now, snap)
 	var res Result
 	if err == nil {
 		res, err = evaluate(ctx, st, &in)
 	}
-	id := e.ids.next()
 	if err != nil {
-		e.metrics.errors.Inc()
-		if e.dlog != nil {
-			e.dlog.write(logEntry{id: id, input: mustJSON(in), bundles: bundlesJSON(st.bundles),
-				now: now, client: req.Client, snapshot: snap, err: err})
-		}
-		return Result{}, err
+		return decided{in: in}, err
 	}
-	e.metrics.evalSeconds.Observe(time.Since(start).Seconds())
-	res.DecisionID = id
-
+	evalNS := time.Since(start).Nanoseconds()
+	e.metrics.evalSeconds.Observe(float64(evalNS) / 1e9)
 	counters := e.metrics.counters(req.Kind, &res)
 	for _, c := range counters {
 		c.Inc()
@@ -379,8 +407,6 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	ent := &cacheEntry{res: res, digest: st.digest, snapshot: snap, counters: counters}
 	if e.dlog != nil {
 		ent.input, ent.result, ent.bundles = mustJSON(in), resultJSON(&res), bundlesJSON(st.bundles)
-		e.dlog.write(logEntry{id: id, input: ent.input, result: ent.result, bundles: ent.bundles,
-			now: now, client: req.Client, snapshot: snap, evalNS: time.Since(start).Nanoseconds()})
 	}
 	if st.cacheTTL > 0 {
 		exp := now.Add(st.cacheTTL)
@@ -390,121 +416,59 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 		ent.expires = exp.UnixNano()
 		e.cache.put(req.Module, key, ent)
 	}
-	return res, nil
+	return decided{res: res, ent: ent, in: in, evalNS: evalNS}, nil
+}
+
+// logDecision writes one decision's record.
+func (e *Engine) logDecision(st *compiled, d decided, req Request, now time.Time, snap string) {
+	if e.dlog == nil {
+		return
+	}
+	d.res.DecisionID = e.ids.next()
+	e.dlog.write(logEntry{id: d.res.DecisionID, input: d.ent.input, result: d.ent.result, bundles: d.ent.bundles,
+		now: now, client: req.Client.ID(), snapshot: snap, cached: d.res.Cached, evalNS: d.evalNS})
+}
+
+// logListing writes the one record of a list or @latest request.
+func (e *Engine) logListing(q proxy.Query, verdicts []proxy.Verdict, chosen string) {
+	if e.dlog == nil {
+		return
+	}
+	st := e.state.Load()
+	ent := listingEntry{id: e.ids.next(), kind: q.Kind, module: q.Module, chosen: chosen,
+		bundles: bundlesJSON(st.bundles), digest: st.digest, now: e.now(), client: q.Client.ID(), snapshot: e.snapshot()}
+	for _, v := range verdicts {
+		r := v.Decision
+		switch {
+		case !r.Allowed():
+			dc := deniedCandidate{Version: v.Version}
+			for _, x := range r.Deny {
+				dc.Rules = append(dc.Rules, x.Rule)
+			}
+			ent.denied = append(ent.denied, dc)
+		case len(r.Audit) > 0:
+			ent.audit = append(ent.audit, v.Version)
+			ent.allowed = append(ent.allowed, v.Version)
+		default:
+			ent.allowed = append(ent.allowed, v.Version)
+		}
+	}
+	e.dlog.writeListing(ent)
 }
 
 // Input gathers the facts for req as Decide would, for tools that show or
 // store the input (policy eval --explain).
 func (e *Engine) Input(ctx context.Context, req Request) (Input, error) {
-	return e.input(ctx, e.state.Load(), req, e.now(), e.snapshot())
-}
-
-func (e *Engine) input(ctx context.Context, st *compiled, req Request, now time.Time, snap string) (Input, error) {
-	in := Input{
-		Module:        req.Module,
-		Version:       req.Version,
-		Kind:          req.Kind,
-		Time:          req.Time,
-		FirstSeen:     req.FirstSeen,
-		Now:           now,
-		Client:        req.Client,
-		VulnDB:        snap,
-		LicenseStatus: LicensesUnavailable,
-	}
-	in.setVersionFlags()
-	wrap := func(what string, err error) error {
-		return fmt.Errorf("%s@%s: %s: %w", req.Module, req.Version, what, err)
-	}
-	mf, err := e.facts.get(ctx, req.Module)
+	st := e.state.Load()
+	m, err := e.module(ctx, req.Module)
 	if err != nil {
-		return in, wrap("module facts", err)
+		return Input{}, err
 	}
-	in.Latest = mf.latest
-	in.Retracted, in.RetractionRationale = mf.retraction(req.Version)
-	in.Deprecated, in.Deprecation = mf.deprecated, mf.deprecation
-	older := mf.olderAllowed(req.Version)
-	if len(older) > 0 {
-		in.Update.Previous = older[0]
-	}
-	in.Update.Type = updateType(in.Update.Previous, req.Version)
-
-	if e.vulns != nil {
-		if in.Vulns, err = e.vulns.Vulns(ctx, req.Module, req.Version); err != nil {
-			return in, wrap("vulnerabilities", err)
-		}
-		base := req.FirstSeen
-		if base.IsZero() {
-			base = now
-		}
-		// The fix exception matters only while some cooldown can apply.
-		if st.maxCooldown > 0 && now.Sub(base) < st.maxCooldown {
-			if in.Fixes, err = e.fixes(ctx, req.Module, in.Vulns, older); err != nil {
-				return in, wrap("vulnerabilities of older versions", err)
-			}
-		}
-	}
-
-	if e.factsSrc != nil {
-		lics, err := e.factsSrc.Licenses(ctx, req.Module, req.Version)
-		switch {
-		case errors.Is(err, ErrUnknown):
-		case err != nil:
-			return in, wrap("licenses", err)
-		case len(lics) == 0:
-			in.LicenseStatus = LicensesNone
-		default:
-			in.LicenseStatus = LicensesDetected
-			for _, l := range lics {
-				in.Licenses = append(in.Licenses, l.ID)
-			}
-			slices.Sort(in.Licenses)
-			in.Licenses = slices.Compact(in.Licenses)
-		}
-	}
-	return in, nil
-}
-
-// fixes returns the entries that affect every version in older (highest
-// first) but not the version whose entries are own.
-func (e *Engine) fixes(ctx context.Context, mod string, own []Vuln, older []string) ([]Vuln, error) {
-	if len(older) == 0 {
-		return nil, nil
-	}
-	first, err := e.vulns.Vulns(ctx, mod, older[0])
+	rel, err := e.facts.Release(ctx, m, req.Version, st.maxCooldown)
 	if err != nil {
-		return nil, err
+		return Input{}, err
 	}
-	cand := map[string]Vuln{}
-	for _, v := range first {
-		cand[v.ID] = v
-	}
-	for _, v := range own {
-		delete(cand, v.ID)
-	}
-	for _, o := range older[1:] {
-		if len(cand) == 0 {
-			break
-		}
-		vs, err := e.vulns.Vulns(ctx, mod, o)
-		if err != nil {
-			return nil, err
-		}
-		present := make(map[string]bool, len(vs))
-		for _, v := range vs {
-			present[v.ID] = true
-		}
-		for id := range cand {
-			if !present[id] {
-				delete(cand, id)
-			}
-		}
-	}
-	out := make([]Vuln, 0, len(cand))
-	for _, v := range cand {
-		out = append(out, v)
-	}
-	slices.SortFunc(out, func(a, b Vuln) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	return e.input(ctx, st, m, req, rel, e.now(), e.snapshot())
 }
 
 // Evaluate evaluates the policy on a complete input, without the cache, the
@@ -565,6 +529,13 @@ func violations(x any) ([]Violation, error) {
 		v.Rule, _ = m["rule"].(string)
 		v.Msg, _ = m["msg"].(string)
 		v.Fix, _ = m["fix"].(string)
+		if ids, ok := m["ids"].([]any); ok {
+			for _, id := range ids {
+				if s, ok := id.(string); ok {
+					v.IDs = append(v.IDs, s)
+				}
+			}
+		}
 		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b Violation) int {

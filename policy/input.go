@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts"
 )
 
 // Kind is the artifact kind a decision is for (info, mod, zip, list,
@@ -19,21 +20,14 @@ type Kind = proxy.Kind
 // type, so results pass through the adapter without copying.
 type Violation = proxy.Violation
 
-// Request is what a caller knows when it asks for a decision; the engine
-// adds the remaining facts from its sources.
+// Request is what a caller asks a decision about; the engine gathers every
+// other fact from the facts service, so callers cannot disagree on them.
 type Request struct {
 	Module  string // decoded module path
 	Version string // canonical version
 	Kind    Kind
-	// Time is the version's .info time; zero when unknown.
-	Time time.Time
-	// FirstSeen is when modgate first saw the version in the upstream's
-	// list, or its .info time for versions already listed the first
-	// time modgate listed the module; zero when unknown (the cooldown
-	// then counts the version as first seen now).
-	FirstSeen time.Time
-	// Client identifies the requester when known.
-	Client string
+	// Client identifies the requester.
+	Client proxy.Client
 }
 
 // Update describes the step from the previous allowed version.
@@ -53,8 +47,16 @@ type Input struct {
 	Module       string
 	Version      string
 	Kind         Kind
-	Time         time.Time // .info time
-	FirstSeen    time.Time
+	Time      time.Time // .info time; zero when not fetched
+	FirstSeen time.Time // when modgate first saw the version
+	// Initial reports that the version already existed at modgate's
+	// first contact with the module.
+	Initial bool
+	// Released is the release time ages are measured from (see
+	// facts.Release); zero when unknown. ReleaseBasis says how it was
+	// obtained: first_seen, info, first_contact or unknown.
+	Released     time.Time
+	ReleaseBasis string
 	Now          time.Time // the evaluation instant; rules never read the clock
 	Pseudo       bool      // the version is a pseudo-version
 	Prerelease   bool      // the version has a pre-release suffix (pseudo-versions may too)
@@ -85,9 +87,9 @@ type Input struct {
 
 // License statuses.
 const (
-	LicensesDetected    = "detected"
-	LicensesNone        = "none"
-	LicensesUnavailable = "unavailable"
+	LicensesDetected    = facts.LicensesDetected
+	LicensesNone        = facts.LicensesNone
+	LicensesUnavailable = facts.LicensesUnavailable
 )
 
 // setVersionFlags fills Pseudo, Prerelease and Incompatible from Version.
@@ -119,6 +121,10 @@ type inputJSON struct {
 	TimeNS              int64    `json:"time_ns"`
 	FirstSeen           string   `json:"first_seen"`
 	FirstSeenNS         int64    `json:"first_seen_ns"`
+	Initial             bool     `json:"initial"`
+	Released            string   `json:"released"`
+	ReleasedNS          int64    `json:"released_ns"`
+	ReleaseBasis        string   `json:"release_basis"`
 	Now                 string   `json:"now"`
 	NowNS               int64    `json:"now_ns"`
 	Pseudo              bool     `json:"pseudo"`
@@ -165,6 +171,8 @@ func (in Input) MarshalJSON() ([]byte, error) {
 		Module: in.Module, Version: in.Version, Kind: in.Kind,
 		Time: timeString(in.Time), TimeNS: timeNS(in.Time),
 		FirstSeen: timeString(in.FirstSeen), FirstSeenNS: timeNS(in.FirstSeen),
+		Initial:  in.Initial,
+		Released: timeString(in.Released), ReleasedNS: timeNS(in.Released), ReleaseBasis: in.ReleaseBasis,
 		Now: timeString(in.Now), NowNS: timeNS(in.Now),
 		Pseudo: in.Pseudo, Prerelease: in.Prerelease, Incompatible: in.Incompatible,
 		Update: in.Update, Latest: in.Latest,
@@ -193,6 +201,7 @@ func (in *Input) UnmarshalJSON(b []byte) error {
 	*in = Input{
 		Module: j.Module, Version: j.Version, Kind: j.Kind,
 		Time: parse(j.Time, j.TimeNS), FirstSeen: parse(j.FirstSeen, j.FirstSeenNS), Now: parse(j.Now, j.NowNS),
+		Initial: j.Initial, Released: parse(j.Released, j.ReleasedNS), ReleaseBasis: j.ReleaseBasis,
 		Pseudo: j.Pseudo, Prerelease: j.Prerelease, Incompatible: j.Incompatible,
 		Update: j.Update, Latest: j.Latest,
 		Retracted: j.Retracted, RetractionRationale: j.RetractionRationale,
@@ -238,6 +247,10 @@ func (in *Input) value() ast.Value {
 		ast.Item(str("time_ns"), num(timeNS(in.Time))),
 		ast.Item(str("first_seen"), str(timeString(in.FirstSeen))),
 		ast.Item(str("first_seen_ns"), num(timeNS(in.FirstSeen))),
+		ast.Item(str("initial"), ast.BooleanTerm(in.Initial)),
+		ast.Item(str("released"), str(timeString(in.Released))),
+		ast.Item(str("released_ns"), num(timeNS(in.Released))),
+		ast.Item(str("release_basis"), str(in.ReleaseBasis)),
 		ast.Item(str("now"), str(timeString(in.Now))),
 		ast.Item(str("now_ns"), num(timeNS(in.Now))),
 		ast.Item(str("pseudo"), ast.BooleanTerm(in.Pseudo)),

@@ -293,21 +293,41 @@ func capabilities() *ast.Capabilities {
 // clientSensitive reports whether any module may read input.client (or
 // input as a whole), in which case decisions are cached per client.
 func clientSensitive(mods map[string]*ast.Module) bool {
-	found := false
 	for _, m := range mods {
-		ast.WalkRefs(m, func(r ast.Ref) bool {
-			if found || !r[0].Equal(ast.InputRootDocument) {
-				return found
-			}
-			if len(r) == 1 {
-				found = true
-				return true
-			}
-			if s, ok := r[1].Value.(ast.String); !ok || s == "client" {
-				found = true
-			}
-			return found
-		})
+		if readsInput(m, "client") {
+			return true
+		}
 	}
+	return false
+}
+
+// userReads reports whether a user module may read any of the input
+// fields (or input as a whole).
+func (ps *policySet) userReads(fields ...string) bool {
+	for _, f := range ps.files {
+		if f.user && readsInput(f.parsed, fields...) {
+			return true
+		}
+	}
+	return false
+}
+
+// readsInput reports whether m refers to input as a whole, to one of the
+// fields, or to a field chosen at evaluation time.
+func readsInput(m *ast.Module, fields ...string) bool {
+	found := false
+	ast.WalkRefs(m, func(r ast.Ref) bool {
+		if found || !r[0].Equal(ast.InputRootDocument) {
+			return found
+		}
+		if len(r) == 1 {
+			found = true
+			return true
+		}
+		if s, ok := r[1].Value.(ast.String); !ok || slices.Contains(fields, string(s)) {
+			found = true
+		}
+		return found
+	})
 	return found
 }

@@ -7,23 +7,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the proxy's Prometheus instruments. Create them with
+// Metrics are the protocol handlers' Prometheus instruments (the cache's
+// are [modcache.Metrics]). Create them with
 // [NewMetrics] and a registry; a nil *Metrics records nothing.
 type Metrics struct {
-	requests      *prometheus.CounterVec   // endpoint, code
-	latency       *prometheus.HistogramVec // endpoint
-	cache         *prometheus.CounterVec   // kind, result (hit, miss, stale)
-	upstream      *prometheus.CounterVec   // class, result
-	bytesServed   *prometheus.CounterVec   // kind
-	bytesFetched  prometheus.Counter
-	verifyFailure *prometheus.CounterVec // file
-	denied        *prometheus.CounterVec // kind
+	requests    *prometheus.CounterVec   // endpoint, code
+	latency     *prometheus.HistogramVec // endpoint
+	bytesServed *prometheus.CounterVec   // kind
+	denied      *prometheus.CounterVec   // kind
 
 	// Children for the label values of every cache hit, resolved once:
 	// WithLabelValues hashes its values and locks on each call.
 	okRequests map[string]prometheus.Counter  // requests{endpoint, "200"}
 	latencyBy  map[string]prometheus.Observer // latency{endpoint}
-	hits       map[Kind]prometheus.Counter    // cache{kind, "hit"}
 	servedBy   map[Kind]prometheus.Counter    // bytesServed{kind}
 }
 
@@ -37,34 +33,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "modgate_request_duration_seconds", Help: "Request latency by endpoint.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"endpoint"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "modgate_cache_requests_total", Help: "Cache look-ups by artifact kind and result (hit, miss, stale).",
-		}, []string{"kind", "result"}),
-		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "modgate_upstream_fetches_total", Help: "Upstream fetches by artifact kind and result.",
-		}, []string{"kind", "result"}),
 		bytesServed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modgate_served_bytes_total", Help: "Artifact bytes served from the cache, by kind.",
 		}, []string{"kind"}),
-		bytesFetched: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "modgate_upstream_bytes_total", Help: "Bytes fetched from upstreams.",
-		}),
-		verifyFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "modgate_verification_failures_total", Help: "Artifacts that failed verification, by file.",
-		}, []string{"file"}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modgate_policy_denied_total", Help: "Requests or listed versions denied by policy, by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.cache, m.upstream, m.bytesServed, m.bytesFetched, m.verifyFailure, m.denied)
+	reg.MustRegister(m.requests, m.latency, m.bytesServed, m.denied)
 	m.okRequests = make(map[string]prometheus.Counter)
 	m.latencyBy = make(map[string]prometheus.Observer)
-	m.hits = make(map[Kind]prometheus.Counter)
 	m.servedBy = make(map[Kind]prometheus.Counter)
 	for _, k := range []Kind{KindList, KindLatest, KindInfo, KindMod, KindZip, "other"} {
 		m.okRequests[string(k)] = m.requests.WithLabelValues(string(k), "200")
 		m.latencyBy[string(k)] = m.latency.WithLabelValues(string(k))
-		m.hits[k] = m.cache.WithLabelValues(string(k), "hit")
 		m.servedBy[k] = m.bytesServed.WithLabelValues(string(k))
 	}
 	return m
@@ -86,23 +68,6 @@ func (m *Metrics) observe(endpoint string, code int, d time.Duration) {
 	}
 }
 
-func (m *Metrics) cacheResult(kind Kind, result string) {
-	if m == nil {
-		return
-	}
-	if c, ok := m.hits[kind]; ok && result == "hit" {
-		c.Inc()
-		return
-	}
-	m.cache.WithLabelValues(string(kind), result).Inc()
-}
-
-func (m *Metrics) upstreamResult(kind Kind, result string) {
-	if m != nil {
-		m.upstream.WithLabelValues(string(kind), result).Inc()
-	}
-}
-
 func (m *Metrics) served(kind Kind, n int64) {
 	if m == nil {
 		return
@@ -114,20 +79,10 @@ func (m *Metrics) served(kind Kind, n int64) {
 	m.bytesServed.WithLabelValues(string(kind)).Add(float64(n))
 }
 
-func (m *Metrics) fetched(n int64) {
-	if m != nil {
-		m.bytesFetched.Add(float64(n))
-	}
-}
+func (m *Metrics) deniedOne(kind Kind) { m.deniedN(kind, 1) }
 
-func (m *Metrics) verifyFailed(file string) {
-	if m != nil {
-		m.verifyFailure.WithLabelValues(file).Inc()
-	}
-}
-
-func (m *Metrics) deniedOne(kind Kind) {
-	if m != nil {
-		m.denied.WithLabelValues(string(kind)).Inc()
+func (m *Metrics) deniedN(kind Kind, n int) {
+	if m != nil && n > 0 {
+		m.denied.WithLabelValues(string(kind)).Add(float64(n))
 	}
 }

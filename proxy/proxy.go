@@ -3,108 +3,50 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/module"
-
-	"github.com/modgate/modgate/proxy/checksum"
-	"github.com/modgate/modgate/proxy/storage"
-	"github.com/modgate/modgate/proxy/upstream"
+	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/proxy/internal/modpath"
+	"github.com/modgate/modgate/proxy/modcache"
 )
 
-// Fetcher fetches escaped protocol paths from upstream proxies.
-// [upstream.Client] is the implementation; errors that match
-// upstream.ErrNotFound mean the file does not exist.
-type Fetcher interface {
-	Get(ctx context.Context, rel string, class upstream.Class) (*upstream.Response, error)
-}
-
-// Proxy serves the Go module proxy protocol from a verified cache in
-// front of upstream proxies, asking a [Decider] before serving any version.
+// Proxy serves the Go module proxy protocol from the verified module cache,
+// asking a [Decider] before serving, listing or resolving any version.
 // Set the fields, then use it as an http.Handler; fields must not change
 // after the first request. Paths are protocol paths ("/$module/@v/list");
 // mount it under a prefix with http.StripPrefix.
 type Proxy struct {
-	// Upstream fetches from the public upstream list. Nil means
-	// cache-only: misses are not found.
-	Upstream Fetcher
-	// Private holds GONOPROXY-style patterns of module paths that must
-	// never be requested from Upstream (nor looked up in the checksum
-	// database: set the Verifier's NoSumDB to include them).
-	Private string
-	// PrivateUpstream fetches modules matching Private. Nil means such
-	// modules are served from the cache only.
-	PrivateUpstream Fetcher
-	// Verifier checks every fetched .mod and .zip. Nil means only
-	// structural checks are possible, which the proxy refuses: it must be
-	// set (use a Verifier with a nil DB to disable database checks).
-	Verifier *checksum.Verifier
-	// Store holds verified artifacts and metadata.
-	Store storage.Storage
-	// Decider gates every version served. Nil allows everything.
+	// Cache holds and fetches verified artifacts. Required.
+	Cache *modcache.Cache
+	// Facts answers what is known about modules (versions, latest).
+	// Required when Decider is nil.
+	Facts *facts.Service
+	// Decider gates every version. Nil allows everything (a [Filter]
+	// over Facts with no decision function).
 	Decider Decider
-	// ListTTL is how long a fetched @v/list or @latest is served before
-	// being refreshed in the background. Zero means 1 minute.
-	ListTTL time.Duration
-	// NotFoundTTL is how long a not-found answer is remembered. Zero
-	// means 1 minute; negative disables negative caching.
-	NotFoundTTL time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 	// Logger receives logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics records instruments; nil records nothing.
 	Metrics *Metrics
-	// OnListChange, if set, is called with a module path whenever its
-	// upstream list changes (for example to drop cached policy facts).
-	OnListChange func(module string)
-	// RequireFirstSeen makes the proxy list a module before deciding on a
-	// version it has never seen listed, so every decision knows when the
-	// version appeared (needed by cooldown rules). Off, a version never
-	// seen listed is decided with a zero FirstSeen.
-	RequireFirstSeen bool
 
-	once      sync.Once
-	cache     *artifactCache
-	flights   flightGroup
-	meta      *metaCache
-	negative  *negativeCache
-	lastUpOK  atomic.Int64 // unix nanos of the last upstream answer (any status)
-	scratch   func() (tempFile, error)
-	inflight  sync.WaitGroup
-	firstSeen sync.Map // escaped path -> *sync.Mutex serializing firstseen updates
-
-	paths pathChecks
-
-	// seenMu protects seen, the parsed first-seen records by escaped
-	// path (nil value: the module has none).
-	seenMu sync.RWMutex
-	seen   map[string]*firstSeenRecord
+	once  sync.Once
+	gate  Decider
+	paths modpath.Checks
 }
 
 func (p *Proxy) init() {
 	p.once.Do(func() {
-		p.cache = newArtifactCache(p.Store)
-		p.meta = &metaCache{entries: make(map[string]*metaEntry)}
-		p.negative = &negativeCache{m: make(map[string]time.Time)}
-		p.seen = make(map[string]*firstSeenRecord)
-		p.scratch = scratchFunc(p.Store)
+		p.gate = p.Decider
+		if p.gate == nil {
+			p.gate = Filter{Facts: p.Facts}
+		}
 	})
-}
-
-func (p *Proxy) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
 }
 
 func (p *Proxy) logger() *slog.Logger {
@@ -113,39 +55,6 @@ func (p *Proxy) logger() *slog.Logger {
 	}
 	return slog.Default()
 }
-
-func (p *Proxy) decider() Decider {
-	if p.Decider != nil {
-		return p.Decider
-	}
-	return AllowAll{}
-}
-
-func (p *Proxy) listTTL() time.Duration {
-	if p.ListTTL > 0 {
-		return p.ListTTL
-	}
-	return time.Minute
-}
-
-func (p *Proxy) notFoundTTL() time.Duration {
-	if p.NotFoundTTL == 0 {
-		return time.Minute
-	}
-	return p.NotFoundTTL
-}
-
-// fetcherFor returns the upstream allowed to see path, or nil.
-func (p *Proxy) fetcherFor(path string) Fetcher {
-	if p.Private != "" && module.MatchPrefixPatterns(p.Private, path) {
-		return p.PrivateUpstream
-	}
-	return p.Upstream
-}
-
-// Wait blocks until background work (list refreshes) has finished; it is
-// for graceful shutdown and tests.
-func (p *Proxy) Wait() { p.inflight.Wait() }
 
 // ServeHTTP serves one protocol request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -244,195 +153,195 @@ var contentTypes = map[Kind]string{
 	KindZip:    "application/zip",
 }
 
-// decide asks the decider and turns a denial into a *DeniedError.
-func (p *Proxy) decide(ctx context.Context, req Request, kind Kind, q Query) (Decision, error) {
-	q.Module, q.Version, q.Kind = req.Module, req.Version, kind
-	if p.Decider == nil {
-		return Decision{}, nil // nothing to decide: skip fact gathering
-	}
-	if q.FirstSeen.IsZero() {
-		q.FirstSeen = p.firstSeenFor(ctx, req.Module, req.Version, kind, q.Time)
-	}
-	d, err := p.decider().Decide(ctx, q)
+// decide asks the decider about one version and turns a denial into a
+// *DeniedError.
+func (p *Proxy) decide(ctx context.Context, q Query) (Decision, error) {
+	d, err := p.gate.Decide(ctx, q)
 	if err != nil {
-		return d, &DecisionError{Module: req.Module, Version: req.Version, Err: err}
+		return d, &DecisionError{Module: q.Module, Version: q.Version, Err: err}
 	}
 	if !d.Allowed() {
-		p.Metrics.deniedOne(kind)
-		return d, &DeniedError{Module: req.Module, Version: req.Version, Decision: d}
+		p.Metrics.deniedOne(q.Kind)
+		return d, &DeniedError{Module: q.Module, Version: q.Version, Kind: q.Kind, Decision: d}
 	}
 	return d, nil
 }
 
 // setWarnings reports a decision's warnings to the client and the log.
-func (p *Proxy) setWarnings(w http.ResponseWriter, req Request, d Decision) {
+func (p *Proxy) setWarnings(w http.ResponseWriter, module, version string, d Decision) {
 	for _, v := range append(d.Warn, d.Audit...) {
 		w.Header().Add("X-Modgate-Warning", v.Rule+": "+oneLine(v.Msg))
 	}
 	if len(d.Warn) > 0 || len(d.Audit) > 0 {
-		p.logger().Warn("policy warnings", "module", req.Module, "version", req.Version, "warn", d.Warn, "audit", d.Audit)
+		p.logger().Warn("policy warnings", "module", module, "version", version, "warn", d.Warn, "audit", d.Audit)
 	}
 }
 
 func (p *Proxy) serveArtifact(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
-	q := Query{Client: clientID(r)}
-	// Rules may need the version's time, which the small .info has; it
-	// is fetched alongside the artifact, not before it.
-	var infoDone chan struct{}
-	var infoErr error
-	var hit *cached
-	if p.Decider != nil && req.Kind != KindInfo {
-		// The hot path: artifact and .info time from one commit record.
-		if hit = p.cachedArtifact(ctx, req); hit != nil && !hit.infoTime.IsZero() {
-			q.Time = hit.infoTime
-		} else {
-			if hit != nil {
-				hit.Close()
-				hit = nil
-			}
-			infoDone = make(chan struct{})
-		}
-	}
-	if infoDone != nil {
-		go func() {
-			defer close(infoDone)
-			info, err := p.artifact(ctx, Request{Module: req.Module, Version: req.Version, Kind: KindInfo})
-			if err != nil {
-				infoErr = err
-				return
-			}
-			q.Time = info.rec.Time
-			info.Close()
-		}()
-	}
 	// The artifact is fetched (and verified) before the decision so that
 	// facts read from it, such as a zip's licenses, are known when the
 	// rules run. Caching a denied artifact is harmless: serving is gated.
-	a, err := hit, error(nil)
-	if a == nil {
-		a, err = p.artifact(ctx, req)
-	}
-	if infoDone != nil {
-		<-infoDone
-	}
+	a, err := p.Cache.Get(ctx, req.Module, req.Version, req.Kind)
 	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
 	defer a.Close()
-	if infoErr != nil && !errors.Is(infoErr, upstream.ErrNotFound) {
-		p.serveError(w, r, req, infoErr)
-		return
-	}
-	if req.Kind == KindInfo {
-		q.Time = a.rec.Time
-	}
-	d, err := p.decide(ctx, req, req.Kind, q)
+	d, err := p.decide(ctx, Query{Module: req.Module, Version: req.Version, Kind: req.Kind, Client: clientOf(r)})
 	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
-	p.setWarnings(w, req, d)
-	hv := a.rec.headers()
+	p.setWarnings(w, req.Module, req.Version, d)
+	hv := a.Record.Headers()
 	h := w.Header()
 	// Direct map assignment of shared, canonical-key slices: no allocation.
 	h["Content-Type"] = contentTypeHeader[req.Kind]
 	h["Cache-Control"] = immutableCacheHeader
-	h["Etag"] = hv.etag
+	h["Etag"] = hv.ETag
 	switch {
-	case a.data != nil && unconditional(r):
+	case a.Data != nil && unconditional(r):
 		// The common case (the go command sends no Range or validators):
 		// what ServeContent would send, without its per-request work.
-		h["Last-Modified"] = hv.lastModified
-		h["Content-Length"] = hv.contentLength
+		h["Last-Modified"] = hv.LastModified
+		h["Content-Length"] = hv.ContentLength
 		h["Accept-Ranges"] = acceptRangesHeader
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
-			w.Write(a.data)
+			w.Write(a.Data)
 		}
-	case a.data != nil:
-		http.ServeContent(w, r, "", a.rec.Committed, bytes.NewReader(a.data))
+	case a.Data != nil:
+		http.ServeContent(w, r, "", a.Record.Committed, bytes.NewReader(a.Data))
 	default:
-		http.ServeContent(w, r, "", a.rec.Committed, a.blob)
+		http.ServeContent(w, r, "", a.Record.Committed, a.Blob)
 	}
 	if r.Method == http.MethodGet {
-		p.Metrics.served(req.Kind, a.rec.Size)
+		p.Metrics.served(req.Kind, a.Record.Size)
 	}
-}
-
-// cachedArtifact returns req's artifact if it is committed, or nil; it
-// never fetches.
-func (p *Proxy) cachedArtifact(ctx context.Context, req Request) *cached {
-	ep, ev, err := p.paths.escaped(req)
-	if err != nil {
-		return nil
-	}
-	a, _ := p.cache.get(ctx, ep, ev, req.Kind)
-	if a != nil {
-		p.Metrics.cacheResult(req.Kind, "hit")
-	}
-	return a
 }
 
 // serveQuery resolves a non-canonical .info query (branch, commit prefix)
 // upstream; the answer is not cached under the query since queries move.
 func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
-	data, err := p.fetchMeta(ctx, req, KindInfo)
+	info, data, err := p.Cache.Query(ctx, req.Module, req.Version)
 	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
-	info, err := parseInfo(data, "")
-	if err != nil || module.Check(req.Module, info.Version) != nil {
-		p.serveError(w, r, req, &FetchError{Module: req.Module, Version: req.Version, Err: errors.New("upstream answered the query with an invalid .info")})
-		return
-	}
 	resolved := Request{Module: req.Module, Version: info.Version, Kind: KindInfo}
-	d, err := p.decide(ctx, resolved, KindInfo, Query{Time: info.Time, Client: clientID(r)})
+	d, err := p.decide(ctx, Query{Module: req.Module, Version: info.Version, Kind: KindInfo, Client: clientOf(r)})
 	if err != nil {
 		p.serveError(w, r, resolved, err)
 		return
 	}
-	p.setWarnings(w, resolved, d)
+	p.setWarnings(w, req.Module, info.Version, d)
 	w.Header().Set("Content-Type", contentTypes[KindInfo])
 	w.Header().Set("Cache-Control", listCache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
-// infoFile is the JSON of a .info file. Unknown fields (such as Origin)
-// are preserved because the proxy serves the upstream's bytes verbatim.
-type infoFile struct {
-	Version string
-	Time    time.Time
+// serveList answers @v/list with the versions the policy lets the client
+// see.
+func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, req Request) {
+	ctx := r.Context()
+	q := Query{Module: req.Module, Kind: KindList, Client: clientOf(r)}
+	if err := p.exists(ctx, req); err != nil {
+		p.serveError(w, r, req, err)
+		return
+	}
+	l, err := p.gate.List(ctx, q)
+	if err != nil {
+		p.serveError(w, r, req, &DecisionError{Module: req.Module, Err: err})
+		return
+	}
+	p.Metrics.deniedN(KindList, len(l.Verdicts)-len(l.Allowed))
+	var b bytes.Buffer
+	for _, v := range l.Allowed {
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	w.Header().Set("Content-Type", contentTypes[KindList])
+	w.Header().Set("Cache-Control", listCache)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Bytes()))
 }
 
-func parseInfo(data []byte, want string) (infoFile, error) {
-	var info infoFile
-	if err := json.Unmarshal(data, &info); err != nil {
-		return info, errors.New("malformed .info JSON")
+// exists reports a module that has no version at all, listed or at
+// @latest, as not found.
+func (p *Proxy) exists(ctx context.Context, req Request) error {
+	m, err := p.Facts.Module(ctx, req.Module)
+	if err != nil {
+		return err
 	}
-	if info.Version == "" || module.CanonicalVersion(info.Version) != info.Version {
-		return info, errors.New(".info has no canonical Version")
+	if m.Latest == "" {
+		return &modcache.FetchError{Module: req.Module, Kind: req.Kind, Err: errNoVersion}
 	}
-	if want != "" && info.Version != want {
-		return info, errors.New(".info names version " + info.Version)
-	}
-	return info, nil
+	return nil
 }
 
-// clientID identifies the requester for logs and policy: the
-// authenticated user if a front end set one, else the remote address.
-func clientID(r *http.Request) string {
-	if u, _, ok := r.BasicAuth(); ok && u != "" {
-		return u
+// errNoVersion is the cause of a not-found list or @latest.
+var errNoVersion = errors.New("the upstream has no version of this module")
+
+// serveLatest answers @latest with the newest version the policy allows,
+// chosen as the go command chooses.
+func (p *Proxy) serveLatest(w http.ResponseWriter, r *http.Request, req Request) {
+	ctx := r.Context()
+	if err := p.exists(ctx, req); err != nil {
+		p.serveError(w, r, req, err)
+		return
 	}
+	pick, err := p.gate.Latest(ctx, Query{Module: req.Module, Kind: KindLatest, Client: clientOf(r)})
+	if err != nil {
+		p.serveError(w, r, req, &DecisionError{Module: req.Module, Err: err})
+		return
+	}
+	if pick.Version == "" {
+		p.Metrics.deniedOne(KindLatest)
+		p.serveError(w, r, req, &DeniedError{Module: req.Module, Version: pick.Unfiltered, Kind: KindLatest, Decision: pick.Decision})
+		return
+	}
+	p.setWarnings(w, req.Module, pick.Version, pick.Decision)
+	a, err := p.Cache.Get(ctx, req.Module, pick.Version, KindInfo)
+	if err != nil {
+		p.serveError(w, r, req, err)
+		return
+	}
+	defer a.Close()
+	data, err := a.Bytes()
+	if err != nil {
+		p.serveError(w, r, req, &modcache.StorageError{Op: "read", Err: err})
+		return
+	}
+	w.Header().Set("Content-Type", contentTypes[KindLatest])
+	w.Header().Set("Cache-Control", listCache)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// clientOf identifies the requester: the remote address (identity comes
+// from authentication middleware, when configured).
+func clientOf(r *http.Request) Client {
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	return host
+	return Client{Addr: strings.Trim(host, "[]"), Name: ClientName(r.Context())}
+}
+
+// clientNameKey is the context key of an authenticated client name.
+type clientNameKey struct{}
+
+// WithClientName returns a context carrying the authenticated client name,
+// for authentication middleware in front of the proxy.
+func WithClientName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, clientNameKey{}, name)
+}
+
+// ClientName returns the authenticated client name carried by ctx, "" if
+// none.
+func ClientName(ctx context.Context) string {
+	s, _ := ctx.Value(clientNameKey{}).(string)
+	return s
 }
 
 func oneLine(s string) string {

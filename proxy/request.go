@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
+
+	"github.com/modgate/modgate/proxy/internal/modpath"
 )
 
 // Request is a parsed module proxy request, in decoded form.
@@ -65,7 +64,7 @@ func ParseRequest(path string) (req Request, err error) {
 
 // parseRequest is ParseRequest; checks, if not nil, remembers paths that
 // passed module.CheckPath.
-func parseRequest(path string, checks *pathChecks) (req Request, err error) {
+func parseRequest(path string, checks *modpath.Checks) (req Request, err error) {
 	orig := path
 	defer func() {
 		if err != nil {
@@ -87,7 +86,10 @@ func parseRequest(path string, checks *pathChecks) (req Request, err error) {
 	} else {
 		return Request{}, errors.New("not a module proxy path (want $module/@v/... or $module/@latest)")
 	}
-	mod, err := unescapePath(escMod, checks)
+	if checks == nil {
+		checks = new(modpath.Checks)
+	}
+	mod, err := checks.UnescapePath(escMod)
 	if err != nil {
 		return Request{}, err
 	}
@@ -110,7 +112,7 @@ func parseRequest(path string, checks *pathChecks) (req Request, err error) {
 	default:
 		return Request{}, fmt.Errorf("unknown file %q (want list, .info, .mod or .zip)", truncate(rest, 100))
 	}
-	ver, err := unescapeVersion(escVer)
+	ver, err := modpath.UnescapeVersion(escVer)
 	if err != nil {
 		return Request{}, err
 	}
@@ -131,43 +133,6 @@ func parseRequest(path string, checks *pathChecks) (req Request, err error) {
 		return Request{}, &module.ModuleError{Path: mod, Err: err}
 	}
 	return req, nil
-}
-
-// plainEscaped reports whether s, an escaped path or version, is its own
-// unescaped form: ASCII without '!' or upper case, as nearly every request.
-func plainEscaped(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '!' || c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
-			return false
-		}
-	}
-	return true
-}
-
-// unescapePath is module.UnescapePath without its allocations for plain
-// paths; on any error it defers to module.UnescapePath for the message.
-func unescapePath(esc string, checks *pathChecks) (string, error) {
-	if plainEscaped(esc) {
-		if checks != nil {
-			if _, err := checks.escapePath(esc); err == nil {
-				return esc, nil
-			}
-		} else if module.CheckPath(esc) == nil {
-			return esc, nil
-		}
-	}
-	return module.UnescapePath(esc)
-}
-
-// unescapeVersion is module.UnescapeVersion likewise. EscapeVersion of a
-// plain version makes the same file-name check without allocating.
-func unescapeVersion(esc string) (string, error) {
-	if plainEscaped(esc) {
-		if _, err := module.EscapeVersion(esc); err == nil {
-			return esc, nil
-		}
-	}
-	return module.UnescapeVersion(esc)
 }
 
 // checkQuery rejects version strings that no branch, tag or version could
@@ -197,65 +162,3 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// escapedPath returns the escaped forms of r's path and version.
-func (r Request) escaped() (path, version string, err error) {
-	path, err = module.EscapePath(r.Module)
-	if err != nil {
-		return "", "", err
-	}
-	if r.Version != "" {
-		version, err = module.EscapeVersion(r.Version)
-	}
-	return path, version, err
-}
-
-// pathChecks remembers module paths that passed module.CheckPath, which
-// dominates the cost of a cache hit and would otherwise run several times
-// per request (escaping for storage keys, first-seen look-ups).
-type pathChecks struct {
-	mu sync.RWMutex // protects ok
-	ok map[string]struct{}
-}
-
-// escapePath is module.EscapePath, skipping the path check for paths that
-// passed it before. A path without upper case or '!' is its own escape.
-func (c *pathChecks) escapePath(mod string) (string, error) {
-	if !plainEscaped(mod) {
-		return module.EscapePath(mod)
-	}
-	c.mu.RLock()
-	_, ok := c.ok[mod]
-	c.mu.RUnlock()
-	if ok {
-		return mod, nil
-	}
-	if err := module.CheckPath(mod); err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	if c.ok == nil || len(c.ok) > 100000 {
-		c.ok = make(map[string]struct{})
-	}
-	c.ok[mod] = struct{}{}
-	c.mu.Unlock()
-	return mod, nil
-}
-
-// escaped is Request.escaped using the remembered path checks.
-func (c *pathChecks) escaped(r Request) (path, version string, err error) {
-	path, err = c.escapePath(r.Module)
-	if err != nil {
-		return "", "", err
-	}
-	switch {
-	case r.Version == "":
-	case plainEscaped(r.Version) && semver.IsValid(r.Version):
-		// Semantic versions use only [0-9A-Za-z.+-] with no empty
-		// identifiers; without upper case they are their own escape and
-		// safe in file names.
-		version = r.Version
-	default:
-		version, err = module.EscapeVersion(r.Version)
-	}
-	return path, version, err
-}

@@ -15,6 +15,10 @@ input_base := {
 	"time_ns": 0,
 	"first_seen": "",
 	"first_seen_ns": now - (30 * day),
+	"initial": false,
+	"released": "",
+	"released_ns": now - (30 * day),
+	"release_basis": "first_seen",
 	"now": "2025-01-01T00:00:00Z",
 	"now_ns": now,
 	"pseudo": false,
@@ -40,7 +44,7 @@ cfg_base := {
 	"mode": "enforce",
 	"rule_modes": {},
 	"vulns": {"include_unreviewed": false, "ignore": []},
-	"cooldown": {"default_days": 0, "days": {"initial": 0, "patch": 0, "minor": 0, "major": 0}},
+	"cooldown": {"default_days": 0, "days": {"initial": 0, "patch": 0, "minor": 0, "major": 0}, "unknown_release": "new"},
 	"lists": {"allowed": [], "blocked": []},
 	"licenses": {"allow": [], "deny": [], "unknown": "allow"},
 	"pseudo": "allow",
@@ -57,6 +61,7 @@ cfg(over) := object.union(cfg_base, over)
 # overridden per update type by days_by_type, normalized as the engine does.
 cooldown_cfg(default_days, days_by_type) := cfg({"cooldown": {
 	"default_days": default_days,
+	"unknown_release": "new",
 	"days": object.union(
 		{"initial": default_days, "patch": default_days, "minor": default_days, "major": default_days},
 		days_by_type,

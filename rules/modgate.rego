@@ -37,19 +37,26 @@ raw_warn := {v | some v in data.modgate.collected.warn}
 # violation normalizes a finding. Anything a rule puts in deny counts, so a
 # malformed finding (a number, an object without msg) still denies, with
 # its value as the message.
-violation(name, d) := {"rule": name, "msg": d.msg, "fix": object.get(d, "fix", "")} if {
+violation(name, d) := {"rule": name, "msg": d.msg, "fix": object.get(d, "fix", ""), "ids": object.get(d, "ids", [])} if {
 	# The common case (every built-in finding) in one clause; functions
 	# with else chains stop at the first clause that succeeds.
 	is_string(d.msg)
 	not d.rule
 	is_string(object.get(d, "fix", ""))
+	is_array(object.get(d, "ids", []))
 } else := {
 	"rule": text(object.get(d, "rule", name)),
 	"msg": text(object.get(d, "msg", d)),
 	"fix": text(object.get(d, "fix", "")),
+	"ids": ids_of(d),
 } if {
 	is_object(d)
-} else := {"rule": name, "msg": text(d), "fix": ""}
+} else := {"rule": name, "msg": text(d), "fix": "", "ids": []}
+
+# ids_of returns a finding's vulnerability IDs as strings.
+ids_of(d) := [text(x) | some x in d.ids] if {
+	is_array(d.ids)
+} else := []
 
 text(x) := x if {
 	is_string(x)
@@ -104,12 +111,12 @@ warn contains v if {
 	mode(v.rule) != "off"
 }
 
-warn contains {"rule": v.rule, "msg": msg, "fix": v.fix} if {
+warn contains {"rule": v.rule, "msg": msg, "fix": v.fix, "ids": v.ids} if {
 	some v, w in waived
 	msg := sprintf("%s (waived until %s by %s: %s)", [v.msg, w.expires, w.owner, w.reason])
 }
 
-warn contains {"rule": "waivers", "msg": msg, "fix": "renew or remove the waiver"} if {
+warn contains {"rule": "waivers", "msg": msg, "fix": "renew or remove the waiver", "ids": []} if {
 	count(matching_waivers) > 0
 	mode("waivers") != "off"
 	some v in live_deny

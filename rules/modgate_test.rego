@@ -101,10 +101,12 @@ test_rule_mode_off_drops_findings if {
 }
 
 test_violation_normalization if {
-	modgate.violation("acme", "plain message") == {"rule": "acme", "msg": "plain message", "fix": ""}
-	modgate.violation("acme", {"msg": "m", "fix": "x"}) == {"rule": "acme", "msg": "m", "fix": "x"}
-	modgate.violation("acme", {"msg": "m", "rule": "acme.banned"}) == {"rule": "acme.banned", "msg": "m", "fix": ""}
-	modgate.violation("acme", 42) == {"rule": "acme", "msg": "42", "fix": ""}
-	modgate.violation("acme", {"msg": 3}) == {"rule": "acme", "msg": "3", "fix": ""}
-	modgate.violation("acme", {"why": "x"}) == {"rule": "acme", "msg": "{\"why\": \"x\"}", "fix": ""}
+	modgate.violation("acme", "plain message") == {"rule": "acme", "msg": "plain message", "fix": "", "ids": []}
+	modgate.violation("acme", {"msg": "m", "fix": "x"}) == {"rule": "acme", "msg": "m", "fix": "x", "ids": []}
+	modgate.violation("acme", {"msg": "m", "rule": "acme.banned"}) == {"rule": "acme.banned", "msg": "m", "fix": "", "ids": []}
+	modgate.violation("acme", 42) == {"rule": "acme", "msg": "42", "fix": "", "ids": []}
+	modgate.violation("acme", {"msg": 3}) == {"rule": "acme", "msg": "3", "fix": "", "ids": []}
+	modgate.violation("acme", {"why": "x"}) == {"rule": "acme", "msg": "{\"why\": \"x\"}", "fix": "", "ids": []}
+	modgate.violation("acme", {"msg": "m", "ids": ["GO-1"]}) == {"rule": "acme", "msg": "m", "fix": "", "ids": ["GO-1"]}
+	modgate.violation("acme", {"msg": 3, "ids": [2]}) == {"rule": "acme", "msg": "3", "fix": "", "ids": ["2"]}
 }

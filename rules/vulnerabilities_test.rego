@@ -20,7 +20,15 @@ test_reviewed_denied_names_ids_aliases_and_fix if {
 	ds == {{
 		"msg": "example.com/m@v1.2.3 is affected by GO-2024-0001 (CVE-2024-1111, GHSA-aaaa-bbbb-cccc); fixed in v1.2.5",
 		"fix": "upgrade to v1.2.5 or later",
+		"ids": ["GO-2024-0001"],
 	}}
+}
+
+test_many_ids_counted_not_cut if {
+	vs := [f.vuln(sprintf("GO-2024-00%d", [i]), true, "v1.4.0") | some i in numbers.range(10, 16)]
+	some d in vulnerabilities.deny with input as f.inp({"vulns": vs}) with data.modgate.config as f.cfg_base
+	d.msg == "example.com/m@v1.2.3 is affected by GO-2024-0010, GO-2024-0011, GO-2024-0012 and 4 more; fixed in v1.4.0"
+	count(d.ids) == 7
 }
 
 test_lowest_version_fixing_all if {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 )
 
 // App is what every subcommand receives: its I/O and environment, passed
@@ -19,6 +20,17 @@ type App struct {
 	Stderr io.Writer
 	// Env is the process environment as KEY=VALUE pairs.
 	Env []string
+	// Now is the clock; nil means time.Now. Tests set it so that
+	// cooldowns and waivers can be decided at a chosen instant.
+	Now func() time.Time
+}
+
+// now reads the clock.
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // Getenv returns the value of key in a.Env ("" when unset).

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/modcache"
 	"github.com/modgate/modgate/proxy/storage"
 )
 
@@ -37,9 +37,9 @@ func runCache(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &proxy.Proxy{Store: store}
+	c := &modcache.Cache{Store: store}
 	bad := 0
-	n, err := p.VerifyCache(ctx, *purge, func(pr proxy.Problem) {
+	n, err := c.Verify(ctx, *purge, func(pr modcache.Problem) {
 		bad++
 		fmt.Fprintln(app.Stdout, pr)
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
-
-	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/scanner/check"
 	"github.com/modgate/modgate/scanner/graph"
@@ -25,11 +22,9 @@ import (
 // checkFlags holds the flags of `modgate check`; validate checks their
 // combinations.
 type checkFlags struct {
+	sourceFlags
 	format            string
 	proxy             string
-	policyFile        string
-	vulnDB            string
-	noVulns           bool
 	failOn            string
 	warnOnly          bool
 	allowLocalReplace string
@@ -59,14 +54,11 @@ func (f *checkFlags) validate() error {
 	default:
 		return fmt.Errorf("--annotations %q: want auto, always or never", f.annotations)
 	}
-	if f.proxy != "" && f.policyFile != "" {
-		return errors.New("--proxy and --policy are exclusive: the proxy applies its own policy")
+	if f.proxy != "" && (f.policyFile != "" || f.config != "") {
+		return errors.New("--proxy and --policy/--config are exclusive: the proxy applies its own policy")
 	}
-	if f.noVulns && f.vulnDB != "" {
-		return errors.New("--no-vulns and --vulndb are exclusive")
-	}
-	if f.vulnDB != "" && !strings.HasPrefix(f.vulnDB, "file://") && !strings.HasPrefix(f.vulnDB, "http://") && !strings.HasPrefix(f.vulnDB, "https://") {
-		return fmt.Errorf("--vulndb %q: want a file://, http:// or https:// URL", f.vulnDB)
+	if err := f.sourceFlags.validate(); err != nil {
+		return err
 	}
 	fo, err := check.ParseFailOn(f.failOn)
 	if err != nil {
@@ -84,9 +76,7 @@ func runCheck(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "check", "[flags] [DIR]")
 	fs.StringVar(&f.format, "format", "text", "output `format` on stdout: text, json, sarif or markdown")
 	fs.StringVar(&f.proxy, "proxy", "", "ask the modgate at `URL` for policy decisions (its decision API) instead of evaluating the policy in-process; its /vulndb is the default vulnerability database")
-	fs.StringVar(&f.policyFile, "policy", "", "policy configuration `file` for in-process evaluation (the proxy's YAML; default: the built-in rules)")
-	fs.StringVar(&f.vulnDB, "vulndb", "", "vulnerability database `URL` (file://, http(s)://); default $GOVULNDB, else <proxy>/vulndb with --proxy")
-	fs.BoolVar(&f.noVulns, "no-vulns", false, "skip the vulnerability scan")
+	f.sourceFlags.register(fs)
 	fs.StringVar(&f.failOn, "fail-on", "error", "fail on findings at or above a severity (error, warning, note), of kinds or groups (repro, policy, vuln), comma-separated; or none")
 	fs.BoolVar(&f.warnOnly, "warn-only", false, "report findings but exit 0")
 	fs.StringVar(&f.allowLocalReplace, "allow-local-replace", "", "module path `patterns` (GOPRIVATE syntax) whose replace directives may point at directories")
@@ -131,40 +121,38 @@ func runCheck(ctx context.Context, app *App, args []string) error {
 		SkipRepro:         f.skipRepro,
 		Logger:            logger,
 	}
-	// The vulnerability database: scanned by govulncheck, indexed for
-	// modules govulncheck does not see, and the in-process policy's
-	// vulnerability facts.
-	dbURL := f.vulnDB
-	if dbURL == "" && !f.noVulns {
-		dbURL = app.Getenv("GOVULNDB")
-		if dbURL == "" && f.proxy != "" {
-			dbURL = strings.TrimSuffix(f.proxy, "/") + "/vulndb"
-		}
-	}
-	var snap *vulndb.Snapshot
-	if dbURL != "" && !f.noVulns {
-		l := &vulndb.Loader{Config: vulndb.Config{Source: dbURL}, Logger: logger}
-		s, err := l.Load(ctx)
-		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("vulnerability database %s: %w", upstream.Redact(dbURL), err)}
-		}
-		snap = s
-		var tags []string
-		if f.tags != "" {
-			tags = strings.Split(f.tags, ",")
-		}
-		opts.Vulns = &check.Govulncheck{DB: dbURL, Test: f.test, Tags: tags}
-		opts.VulnIndex = s
+	var tags []string
+	if f.tags != "" {
+		tags = strings.Split(f.tags, ",")
 	}
 	if f.proxy != "" {
+		// The organisation's modgate judges, with its own facts; its
+		// /vulndb is the database unless another is named.
 		opts.Policy = &check.RemotePolicy{URL: f.proxy}
-	} else {
-		eng, err := newCheckEngine(ctx, app, f.policyFile, snap, logger)
-		if err != nil {
-			return &exitError{code: 2, err: err}
+		if !f.noVulns {
+			dbURL := cmp.Or(f.vulnDB, app.Getenv("GOVULNDB"), strings.TrimSuffix(f.proxy, "/")+"/vulndb")
+			s, err := (&vulndb.Loader{Config: vulnDBConfig(dbURL), Logger: logger}).Load(ctx)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("vulnerability database %s: %w (use --no-vulns to check without it)", upstream.Redact(dbURL), err)}
+			}
+			opts.Vulns, opts.VulnIndex = &check.Govulncheck{DB: dbURL, Test: f.test, Tags: tags}, s
 		}
-		defer eng.Close()
-		opts.Policy = &check.DeciderPolicy{Decider: eng.Decider()}
+	} else {
+		// The same core as modgate serve: facts through the upstream,
+		// the same vulnerability database, the same engine.
+		c, cfg, err := f.oneShotCore(ctx, app, logger, app.now)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		opts.Policy = &check.DeciderPolicy{Decider: c.decider}
+		if s := c.snapshot(); s != nil {
+			db, err := c.v1DB(cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			opts.Vulns, opts.VulnIndex = &check.Govulncheck{DB: db, Test: f.test, Tags: tags}, s
+		}
 	}
 
 	rep, err := check.Run(ctx, opts)
@@ -260,138 +248,4 @@ func writeFileWith(name string, appendTo bool, fn func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return nil
-}
-
-// newCheckEngine builds the in-process policy engine: the policy file (or
-// the built-in rules), vulnerability facts from the loaded database, and
-// module facts (versions, retractions, deprecations) from GOPROXY.
-func newCheckEngine(ctx context.Context, app *App, file string, snap *vulndb.Snapshot, logger *slog.Logger) (*policy.Engine, error) {
-	cfg := &policy.Config{}
-	if file != "" {
-		c, err := policy.LoadConfig(file)
-		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
-		}
-		cfg = c
-	}
-	// Decisions are made for this run only: no decision log unless the
-	// configuration asks for one, which then goes to stderr, not stdout.
-	opts := policy.Options{Config: cfg, Logger: logger, Stdout: app.Stderr}
-	if snap != nil {
-		opts.Vulns = snapshotVulns{snap}
-	}
-	if f := goproxyFacts(ctx, app, logger); f != nil {
-		opts.Facts = f
-	}
-	eng, err := policy.NewEngine(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	return eng, nil
-}
-
-// snapshotVulns adapts a vulnerability database snapshot to
-// policy.VulnSource.
-type snapshotVulns struct{ s *vulndb.Snapshot }
-
-func (v snapshotVulns) Vulns(_ context.Context, mod, version string) ([]policy.Vuln, error) {
-	ms, err := v.s.Affects(mod, version)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]policy.Vuln, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, policy.Vuln{ID: m.ID, Aliases: m.Aliases, Summary: m.Summary,
-			Reviewed: m.ReviewStatus == vulndb.ReviewStatusReviewed, Fixed: m.Fixed})
-	}
-	return out, nil
-}
-
-func (v snapshotVulns) Snapshot() string { return v.s.ID }
-
-// goproxyFacts returns module facts read through `go env GOPROXY`, nil
-// when there is no usable proxy (off, direct only).
-func goproxyFacts(ctx context.Context, app *App, logger *slog.Logger) policy.ModuleFacts {
-	ge := readGoEnv(ctx, app)
-	if ge.GOPROXY == "" || ge.GOPROXY == "off" {
-		return nil
-	}
-	entries, err := upstream.ParseList(ge.GOPROXY)
-	if err != nil || len(entries) == 0 {
-		logger.Warn("module facts unavailable: GOPROXY not usable", "err", err)
-		return nil
-	}
-	return &proxyFacts{c: &upstream.Client{Entries: entries, Logger: logger}}
-}
-
-// proxyFacts implements policy.ModuleFacts over the module proxy protocol.
-type proxyFacts struct{ c *upstream.Client }
-
-func (p *proxyFacts) get(ctx context.Context, rel string) ([]byte, error) {
-	resp, err := p.c.Get(ctx, rel, upstream.Meta)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-}
-
-func (p *proxyFacts) Versions(ctx context.Context, mod string) ([]string, error) {
-	esc, err := module.EscapePath(mod)
-	if err != nil {
-		return nil, err
-	}
-	data, err := p.get(ctx, esc+"/@v/list")
-	if errors.Is(err, upstream.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var vs []string
-	for _, ln := range strings.Fields(string(data)) {
-		if semver.IsValid(ln) {
-			vs = append(vs, ln)
-		}
-	}
-	return vs, nil
-}
-
-func (p *proxyFacts) LatestGoMod(ctx context.Context, mod string) ([]byte, error) {
-	vs, err := p.Versions(ctx, mod)
-	if err != nil {
-		return nil, err
-	}
-	latest := latestVersion(vs)
-	if latest == "" {
-		return nil, policy.ErrUnknown
-	}
-	esc, _ := module.EscapePath(mod)
-	ev, err := module.EscapeVersion(latest)
-	if err != nil {
-		return nil, err
-	}
-	data, err := p.get(ctx, esc+"/@v/"+ev+".mod")
-	if errors.Is(err, upstream.ErrNotFound) {
-		return nil, policy.ErrUnknown
-	}
-	return data, err
-}
-
-// latestVersion picks what the go command would: the highest release,
-// else the highest pre-release.
-func latestVersion(vs []string) string {
-	best := ""
-	for _, v := range vs {
-		bp, vp := semver.Prerelease(best) != "", semver.Prerelease(v) != ""
-		switch {
-		case best == "", bp && !vp, bp == vp && semver.Compare(v, best) > 0:
-			best = v
-		}
-	}
-	return best
-}
-
-func (p *proxyFacts) Licenses(context.Context, string, string) ([]policy.License, error) {
-	return nil, policy.ErrUnknown
 }

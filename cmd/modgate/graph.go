@@ -157,12 +157,13 @@ func annotateGraph(ctx context.Context, app *App, f *graphFlags, graphs ...*grap
 	case f.proxy != "":
 		pol = &check.RemotePolicy{URL: f.proxy}
 	case f.policyFile != "":
-		eng, err := newCheckEngine(ctx, app, f.policyFile, snap, app.Logger(false, slog.LevelError))
+		src := sourceFlags{policyFile: f.policyFile, vulnDB: f.vulnDB, noVulns: f.vulnDB == ""}
+		c, _, err := src.oneShotCore(ctx, app, app.Logger(false, slog.LevelError), app.now)
 		if err != nil {
 			return err
 		}
-		defer eng.Close()
-		pol = &check.DeciderPolicy{Decider: eng.Decider()}
+		defer c.close()
+		pol = &check.DeciderPolicy{Decider: c.decider}
 	}
 	for _, g := range graphs {
 		if g == nil {

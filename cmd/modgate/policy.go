@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +16,6 @@ import (
 
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
-	"github.com/modgate/modgate/proxy/upstream"
-	"github.com/modgate/modgate/scanner/license"
-	"github.com/modgate/modgate/scanner/vulndb"
 )
 
 const policyUsage = `Usage:
@@ -106,26 +102,25 @@ func runPolicyTest(ctx context.Context, app *App, args []string) error {
 }
 
 type evalFlags struct {
-	config, upstream, vulnDB string
-	kind, now, firstSeen     string
-	client, input            string
-	explain, trace, json     bool
+	sourceFlags
+	kind, now, firstSeen string
+	client, input        string
+	explain, trace, json bool
 }
 
-// runPolicyEval decides one module version with facts fetched through the
-// upstream, or for a stored input document (--input), and prints the
-// decision and the rules that fired.
+// runPolicyEval decides one module version with the facts, vulnerability
+// database and engine `modgate serve` would use (so the verdict is serve's
+// verdict), or evaluates a stored input document (--input), and prints the
+// decision and the rules that fired. It exits 1 when the version is denied.
 func runPolicyEval(ctx context.Context, app *App, args []string) error {
 	var f evalFlags
 	fs := newFlagSet(app, "policy eval", "[flags] MODULE@VERSION")
-	fs.StringVar(&f.config, "config", "", "configuration `file` with a policy section (env MODGATE_CONFIG)")
-	fs.StringVar(&f.upstream, "upstream", "", "upstream `list` in GOPROXY syntax (default: env MODGATE_UPSTREAM, then go env GOPROXY)")
-	fs.StringVar(&f.vulnDB, "vulndb", "", "vulnerability database: a v1 database `URL` or a directory of OSV files (default: env GOVULNDB; none means no vulnerability facts)")
+	f.sourceFlags.register(fs)
 	fs.StringVar(&f.kind, "kind", "zip", "artifact `kind`: info, mod, zip, list or latest")
 	fs.StringVar(&f.now, "now", "", "evaluate at this RFC 3339 `time` (default: now)")
-	fs.StringVar(&f.firstSeen, "first-seen", "", "RFC 3339 `time` modgate first saw the version (default: its .info time)")
+	fs.StringVar(&f.firstSeen, "first-seen", "", "what if modgate had first seen the version at this RFC 3339 `time` (its release time for the cooldown)")
 	fs.StringVar(&f.client, "client", "", "requester `identity` to put in the input")
-	fs.StringVar(&f.input, "input", "", "evaluate this input document `file` (\"-\" for stdin, e.g. from a decision log line) instead of fetching facts")
+	fs.StringVar(&f.input, "input", "", "evaluate this input document `file` (\"-\" for stdin, e.g. from a decision log line) instead of gathering facts")
 	fs.BoolVar(&f.explain, "explain", false, "also print the input and every rule's findings before modes and waivers")
 	fs.BoolVar(&f.trace, "trace", false, "with --explain, also print OPA's evaluation trace")
 	fs.BoolVar(&f.json, "json", false, "print {input, result, explanation} as JSON (exit status 0 whatever the decision)")
@@ -136,12 +131,16 @@ func runPolicyEval(ctx context.Context, app *App, args []string) error {
 		fs.Usage()
 		return usageErrorf("want exactly one MODULE@VERSION, or --input")
 	}
-	switch proxy.Kind(f.kind) {
+	if err := f.sourceFlags.validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	kind := proxy.Kind(f.kind)
+	switch kind {
 	case proxy.KindInfo, proxy.KindMod, proxy.KindZip, proxy.KindList, proxy.KindLatest:
 	default:
 		return usageErrorf("--kind %q: want info, mod, zip, list or latest", f.kind)
 	}
-	now := time.Now()
+	now := app.now()
 	if f.now != "" {
 		t, err := time.Parse(time.RFC3339, f.now)
 		if err != nil {
@@ -149,70 +148,81 @@ func runPolicyEval(ctx context.Context, app *App, args []string) error {
 		}
 		now = t
 	}
-	cfg, _, err := loadPolicyConfig(app, f.config)
+	clock := func() time.Time { return now }
+	logger := app.Logger(false, slog.LevelWarn)
+	if f.input != "" {
+		return evalInput(ctx, app, &f, clock, logger)
+	}
+	mod, version, ok := strings.Cut(fs.Arg(0), "@")
+	if !ok || module.CheckPath(mod) != nil || !semver.IsValid(version) || semver.Canonical(version) != version && !strings.HasSuffix(version, "+incompatible") {
+		return usageErrorf("%q: want MODULE@VERSION with a canonical version", fs.Arg(0))
+	}
+	c, _, err := f.oneShotCore(ctx, app, logger, clock)
 	if err != nil {
 		return err
 	}
-	logger := app.Logger(false, slog.LevelWarn)
-	opts := policy.Options{Config: cfg, Logger: logger, Now: func() time.Time { return now }, DecisionLog: io.Discard}
+	defer c.close()
+	q := proxy.Query{Module: mod, Version: version, Kind: kind, Client: proxy.Client{Name: f.client}}
+	// The verdict is the Decider's, exactly as serve decides (including the
+	// .info/.mod downgrade and the fix suggestion); the input is gathered
+	// as the engine gathers it, for --explain.
+	d, err := c.decider.Decide(ctx, q)
+	if err != nil {
+		return err
+	}
+	in, err := c.engine.Input(ctx, policy.Request{Module: mod, Version: version, Kind: kind, Client: q.Client})
+	if err != nil {
+		return err
+	}
+	if f.firstSeen != "" {
+		t, err := time.Parse(time.RFC3339, f.firstSeen)
+		if err != nil {
+			return usageErrorf("--first-seen: %v", err)
+		}
+		in.FirstSeen, in.Released, in.ReleaseBasis = t, t, "first_seen"
+		ex, err := c.engine.Explain(ctx, in, f.trace)
+		if err != nil {
+			return err
+		}
+		d = proxy.Decision{Deny: ex.Result.Deny, Warn: ex.Result.Warn, Audit: ex.Result.Audit}
+	}
+	return printEval(ctx, app, &f, c.engine, in, d)
+}
 
-	var in policy.Input
-	var eng *policy.Engine
-	if f.input != "" {
-		if in, err = readInput(app, f.input); err != nil {
-			return err
-		}
-		if f.now != "" || in.Now.IsZero() {
-			in.Now = now
-		}
-		if eng, err = policy.NewEngine(ctx, opts); err != nil {
-			return err
-		}
-	} else {
-		mod, version, ok := strings.Cut(fs.Arg(0), "@")
-		if !ok || module.CheckPath(mod) != nil || !semver.IsValid(version) || semver.Canonical(version) != version && !strings.HasSuffix(version, "+incompatible") {
-			return usageErrorf("%q: want MODULE@VERSION with a canonical version", fs.Arg(0))
-		}
-		facts, err := evalFacts(ctx, app, f.upstream, logger)
-		if err != nil {
-			return err
-		}
-		opts.Facts = facts
-		if vs, err := evalVulns(ctx, app, f.vulnDB, logger); err != nil {
-			return err
-		} else if vs != nil {
-			opts.Vulns = vs
-		} else {
-			fmt.Fprintln(app.Stderr, "modgate policy eval: no vulnerability database (--vulndb or GOVULNDB); vulnerability rules see no entries")
-		}
-		if eng, err = policy.NewEngine(ctx, opts); err != nil {
-			return err
-		}
-		req := policy.Request{Module: mod, Version: version, Kind: proxy.Kind(f.kind), Client: f.client}
-		info, err := facts.info(ctx, mod, version)
-		if err != nil {
-			return fmt.Errorf("%s@%s: %w", mod, version, err)
-		}
-		req.Time = info
-		req.FirstSeen = info // as for versions listed before modgate first listed the module
-		if f.firstSeen != "" {
-			if req.FirstSeen, err = time.Parse(time.RFC3339, f.firstSeen); err != nil {
-				return usageErrorf("--first-seen: %v", err)
-			}
-		}
-		if in, err = eng.Input(ctx, req); err != nil {
-			return err
-		}
+// evalInput evaluates a stored input document.
+func evalInput(ctx context.Context, app *App, f *evalFlags, now func() time.Time, logger *slog.Logger) error {
+	in, err := readInput(app, f.input)
+	if err != nil {
+		return err
+	}
+	if f.now != "" || in.Now.IsZero() {
+		in.Now = now()
+	}
+	cfg, _, err := f.resolve(ctx, app)
+	if err != nil {
+		return err
+	}
+	eng, err := policy.NewEngine(ctx, policy.Options{Config: &cfg.Policy, Logger: logger, Now: now, DecisionLog: io.Discard})
+	if err != nil {
+		return err
 	}
 	defer eng.Close()
+	ex, err := eng.Explain(ctx, in, f.trace)
+	if err != nil {
+		return err
+	}
+	return printEval(ctx, app, f, eng, in, proxy.Decision{Deny: ex.Result.Deny, Warn: ex.Result.Warn, Audit: ex.Result.Audit})
+}
 
+// printEval prints a verdict with the input and explanation asked for.
+func printEval(ctx context.Context, app *App, f *evalFlags, eng *policy.Engine, in policy.Input, d proxy.Decision) error {
 	ex, err := eng.Explain(ctx, in, f.trace)
 	if err != nil {
 		return err
 	}
 	res := ex.Result
 	if f.json {
-		out := map[string]any{"input": in, "result": jsonResult(&res)}
+		out := map[string]any{"input": in, "result": jsonResult(&res, d)}
 		if f.explain {
 			out["explanation"] = map[string]any{"raw_deny": nz(ex.RawDeny), "raw_warn": nz(ex.RawWarn), "modes": ex.Modes, "waivers": ex.Waivers, "trace": ex.Trace}
 		}
@@ -227,14 +237,14 @@ func runPolicyEval(ctx context.Context, app *App, args []string) error {
 		fmt.Fprintln(app.Stdout)
 	}
 	verdict := "ALLOW"
-	if !res.Allowed() {
+	if !d.Allowed() {
 		verdict = "DENY"
 	}
 	fmt.Fprintf(app.Stdout, "%s@%s (%s): %s\n", in.Module, in.Version, in.Kind, verdict)
 	for _, s := range []struct {
 		kind string
 		vs   []policy.Violation
-	}{{"deny", res.Deny}, {"audit", res.Audit}, {"warn", res.Warn}} {
+	}{{"deny", d.Deny}, {"audit", d.Audit}, {"warn", d.Warn}} {
 		for _, v := range s.vs {
 			fmt.Fprintf(app.Stdout, "  %-5s %s: %s\n", s.kind, v.Rule, v.Msg)
 			if v.Fix != "" {
@@ -242,14 +252,31 @@ func runPolicyEval(ctx context.Context, app *App, args []string) error {
 			}
 		}
 	}
+	if d.Suggest != "" {
+		fmt.Fprintf(app.Stdout, "fix: go get %s@%s\n", in.Module, d.Suggest)
+	}
+	if !d.Allowed() {
+		fmt.Fprintf(app.Stdout, "rules: %s\n", strings.Join(ruleNames(d.Deny), ", "))
+	}
 	if !res.ValidUntil.IsZero() {
 		fmt.Fprintf(app.Stdout, "valid until %s\n", res.ValidUntil.Format(time.RFC3339))
 	}
 	fmt.Fprintf(app.Stdout, "policy %s, vulndb %s\n", res.Digest, res.VulnDB)
-	if !res.Allowed() {
+	if !d.Allowed() {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// ruleNames lists the distinct rules of vs, in order.
+func ruleNames(vs []policy.Violation) []string {
+	var out []string
+	for _, v := range vs {
+		if !slices.Contains(out, v.Rule) {
+			out = append(out, v.Rule)
+		}
+	}
+	return out
 }
 
 func nz(v []policy.Violation) []policy.Violation {
@@ -259,10 +286,13 @@ func nz(v []policy.Violation) []policy.Violation {
 	return v
 }
 
-func jsonResult(r *policy.Result) map[string]any {
+func jsonResult(r *policy.Result, d proxy.Decision) map[string]any {
 	m := map[string]any{
-		"allowed": r.Allowed(), "deny": nz(r.Deny), "warn": nz(r.Warn), "audit": nz(r.Audit),
-		"policy_digest": r.Digest, "vulndb": r.VulnDB,
+		"allowed": d.Allowed(), "deny": nz(d.Deny), "warn": nz(d.Warn), "audit": nz(d.Audit),
+		"rules": ruleNames(d.Deny), "policy_digest": r.Digest, "vulndb": r.VulnDB,
+	}
+	if d.Suggest != "" {
+		m["suggest"] = d.Suggest
 	}
 	if !r.ValidUntil.IsZero() {
 		m["valid_until"] = r.ValidUntil.Format(time.RFC3339Nano)
@@ -296,108 +326,6 @@ func readInput(app *App, file string) (policy.Input, error) {
 		return in, fmt.Errorf("input %s: module and version are required", file)
 	}
 	return in, nil
-}
-
-// evalUpstream adds license detection and .info times to the module facts
-// the check command reads through the upstream.
-type evalUpstream struct {
-	proxyFacts
-}
-
-func evalFacts(ctx context.Context, app *App, list string, logger *slog.Logger) (*evalUpstream, error) {
-	if list == "" {
-		list = app.Getenv("MODGATE_UPSTREAM")
-	}
-	if list == "" {
-		list = readGoEnv(ctx, app).GOPROXY
-	}
-	entries, err := upstream.ParseList(list)
-	if err != nil {
-		return nil, usageErrorf("--upstream: %v", err)
-	}
-	usable := false
-	for _, e := range entries {
-		usable = usable || (e.URL != "off" && e.URL != "direct")
-	}
-	if !usable {
-		return nil, usageErrorf("no usable upstream in %q: set --upstream or GOPROXY to a module proxy", list)
-	}
-	return &evalUpstream{proxyFacts{c: &upstream.Client{Entries: entries, Logger: logger}}}, nil
-}
-
-func (u *evalUpstream) info(ctx context.Context, mod, version string) (time.Time, error) {
-	esc, err := module.EscapePath(mod)
-	if err != nil {
-		return time.Time{}, err
-	}
-	ev, err := module.EscapeVersion(version)
-	if err != nil {
-		return time.Time{}, err
-	}
-	data, err := u.get(ctx, esc+"/@v/"+ev+".info")
-	if err != nil {
-		return time.Time{}, fmt.Errorf("fetching .info: %w", err)
-	}
-	var info struct{ Time time.Time }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return time.Time{}, fmt.Errorf("parsing .info: %w", err)
-	}
-	return info.Time, nil
-}
-
-// Licenses downloads the zip and detects its root licenses, as the proxy
-// does for a verified zip.
-func (u *evalUpstream) Licenses(ctx context.Context, mod, version string) ([]policy.License, error) {
-	esc, err := module.EscapePath(mod)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := module.EscapeVersion(version)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := u.c.Get(ctx, esc+"/@v/"+ev+".zip", upstream.Zip)
-	if err != nil {
-		return nil, fmt.Errorf("fetching zip: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 500<<20+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetching zip: %w", err)
-	}
-	if len(data) > 500<<20 {
-		return nil, errors.New("zip larger than 500 MB")
-	}
-	res, err := license.Detect(mod, version, bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]policy.License, 0, len(res.IDs))
-	for _, id := range res.IDs {
-		out = append(out, policy.License{ID: id})
-	}
-	return out, nil
-}
-
-// evalVulns loads the vulnerability database; nil when none is configured.
-func evalVulns(ctx context.Context, app *App, src string, logger *slog.Logger) (policy.VulnSource, error) {
-	if src == "" {
-		src = app.Getenv("GOVULNDB")
-	}
-	if src == "" || src == "off" {
-		return nil, nil
-	}
-	vc := vulndb.Config{Source: src}
-	if st, err := os.Stat(src); err == nil && st.IsDir() {
-		// A directory of OSV files (in-house advisories, test fixtures).
-		vc = vulndb.Config{Source: vulndb.SourceNone, Extra: []string{src}}
-	}
-	l := &vulndb.Loader{Config: vc, Logger: logger}
-	s, err := l.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("vulnerability database %s: %w", upstream.Redact(src), err)
-	}
-	return snapshotVulns{s}, nil
 }
 
 // runPolicyCheck validates the configuration and compiles the policies,

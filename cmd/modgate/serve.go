@@ -18,12 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/proxy/checksum"
-	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
-	"github.com/modgate/modgate/scanner/license"
 	"github.com/modgate/modgate/scanner/vulndb"
 )
 
@@ -63,17 +61,14 @@ type flagSetResult struct{ args []string }
 // server is a wired modgate proxy server.
 type server struct {
 	handler http.Handler
-	proxy   *proxy.Proxy
-	store   storage.Storage
+	core    *core
 	logger  *slog.Logger
-	vulns   *vulndb.Refresher
-	engine  *policy.Engine
 	logs    *bufferedWriter
 }
 
-// newServer wires storage, upstream, verification, the vulnerability
-// database, the policy engine and the handlers. The proxy refuses to start
-// with an invalid policy rather than failing open.
+// newServer wires the core (cache, facts, vulnerability database, policy)
+// and the handlers. The proxy refuses to start with an invalid policy
+// rather than failing open.
 func newServer(ctx context.Context, app *App, cfg *Config, ge goEnv) (*server, error) {
 	return newServerClock(ctx, app, cfg, ge, nil)
 }
@@ -84,78 +79,13 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	level, _ := parseLevel(cfg.LogLevel)
 	logw := newBufferedWriter(app.Stderr, 100*time.Millisecond)
 	logger := (&App{Stderr: logw}).Logger(cfg.LogFormat == "json", level)
-	store, err := storage.NewDisk(cfg.StorageDir)
-	if err != nil {
-		return nil, err
-	}
-	newClient := func(list string) (*upstream.Client, error) {
-		entries, err := upstream.ParseList(list)
-		if err != nil {
-			return nil, err
-		}
-		c := &upstream.Client{Entries: entries, Timeout: cfg.UpstreamTimeout, IdleTimeout: cfg.UpstreamIdleTimeout,
-			MaxConcurrent: cfg.UpstreamConcurrency, Logger: logger}
-		for _, w := range c.Check() {
-			logger.Warn(w)
-		}
-		return c, nil
-	}
-	up, err := newClient(cfg.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
-	}
-	var privUp proxy.Fetcher
-	if cfg.PrivateUpstream != "" {
-		c, err := newClient(cfg.PrivateUpstream)
-		if err != nil {
-			return nil, fmt.Errorf("private_upstream: %w", err)
-		}
-		privUp = c
-	}
-	db, err := parseSumDB(cfg, ge.GOROOT)
-	if err != nil {
-		return nil, err
-	}
-	if db == nil {
-		logger.Warn("checksum database disabled (sumdb: off): artifacts are checked for structure only")
-	}
-	// Private modules are never looked up in the public database.
-	nosum := joinPatterns(cfg.NoSumDB, cfg.Private)
-	verifier := &checksum.Verifier{DB: db, NoSumDB: nosum, Upstream: up, Store: store, Timeout: cfg.UpstreamTimeout, Logger: logger}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p := &proxy.Proxy{
-		Upstream:    up,
-		Private:     cfg.Private,
-		Verifier:    verifier,
-		Store:       store,
-		ListTTL:     cfg.ListTTL,
-		NotFoundTTL: cfg.NotFoundTTL,
-		Logger:      logger,
-		Metrics:     proxy.NewMetrics(reg),
-		Now:         now,
-	}
-	if privUp != nil {
-		p.PrivateUpstream = privUp
-	}
-	refresher := newVulnRefresher(cfg.VulnDB, p, logger)
-	reg.MustRegister(refresher.Collector())
-	engine, err := policy.NewEngine(ctx, policy.Options{
-		Config:     &cfg.Policy,
-		Vulns:      refresherVulns{refresher},
-		Facts:      serveFacts{p: p, licenses: &license.Cache{}},
-		Registerer: reg,
-		Logger:     logger,
-		Stdout:     app.Stdout,
-		Now:        now,
-	})
+	c, err := newCore(ctx, cfg, ge, coreOptions{logger: logger, now: now, registry: reg, stdout: app.Stdout})
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
-	p.Decider = engine.Decider()
-	p.OnListChange = engine.Invalidate
-	// Cooldown ages count from when a version first appeared upstream.
-	p.RequireFirstSeen = cfg.Policy.Cooldown.Days > 0 || cfg.Policy.Cooldown.Patch != nil || cfg.Policy.Cooldown.Minor != nil || cfg.Policy.Cooldown.Major != nil
+	p := &proxy.Proxy{Cache: c.cache, Facts: c.facts, Decider: c.decider, Logger: logger, Metrics: proxy.NewMetrics(reg)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -163,9 +93,9 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		err := p.Ready(r.Context())
+		err := c.cache.Ready(r.Context())
 		if err == nil {
-			err = refresher.Ready()
+			err = c.vulns.Ready()
 		}
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -175,11 +105,11 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	sumdb := &checksum.Passthrough{Verifier: verifier, Logger: logger}
+	sumdb := &checksum.Passthrough{Verifier: c.verifier, Logger: logger}
 	prefix := cfg.PathPrefix
 	mux.Handle(prefix+"/sumdb/", http.StripPrefix(prefix, sumdb))
-	mux.Handle(prefix+"/api/v1/decisions", p.DecisionAPI())
-	mux.Handle(prefix+"/vulndb/", http.StripPrefix(prefix+"/vulndb", &vulndb.Handler{Source: refresher}))
+	mux.Handle(prefix+"/api/v1/", http.StripPrefix(prefix, &api.Handler{Decider: c.decider, Facts: c.facts}))
+	mux.Handle(prefix+"/vulndb/", http.StripPrefix(prefix+"/vulndb", &vulndb.Handler{Source: c.vulns}))
 	if prefix == "" {
 		mux.Handle("/", p)
 	} else {
@@ -192,7 +122,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
-	return &server{handler: h, proxy: p, store: store, logger: logger, vulns: refresher, engine: engine, logs: logw}, nil
+	return &server{handler: h, core: c, logger: logger, logs: logw}, nil
 }
 
 // routeProxyFirst sends module proxy requests (the only paths containing
@@ -230,8 +160,8 @@ func runServe(ctx context.Context, app *App, args []string) error {
 		return err
 	}
 	defer srv.logs.Close()
-	defer srv.engine.Close()
-	go srv.vulns.Run(ctx)
+	defer srv.core.close()
+	go srv.core.vulns.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -257,10 +187,10 @@ func runServe(ctx context.Context, app *App, args []string) error {
 		case err := <-errc:
 			return err
 		case <-hup:
-			if err := srv.engine.Reload(ctx, nil); err != nil {
+			if err := srv.core.engine.Reload(ctx, nil); err != nil {
 				srv.logger.Error("policy reload failed; keeping the policy in force", "err", err)
 			} else {
-				srv.logger.Info("policy reloaded", "digest", srv.engine.Digest())
+				srv.logger.Info("policy reloaded", "digest", srv.core.engine.Digest())
 			}
 		case <-ctx.Done():
 			done = true
@@ -270,7 +200,7 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = hs.Shutdown(sctx)
-	srv.proxy.Wait()
+	srv.core.cache.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

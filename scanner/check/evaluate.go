@@ -115,11 +115,7 @@ func (c *checker) evaluatePolicy(ctx context.Context) error {
 			}
 			key := p + "@" + v
 			if _, seen := uses[key]; !seen {
-				q := ModuleQuery{Path: p, Version: v}
-				if m.Time != nil && m.Replace == nil {
-					q.Time = *m.Time
-				}
-				queries = append(queries, q)
+				queries = append(queries, ModuleQuery{Path: p, Version: v})
 			}
 			uses[key] = append(uses[key], use{u, m})
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"golang.org/x/mod/module"
@@ -114,4 +115,21 @@ func (c *Config) refresh() string {
 		return DefaultRefresh
 	}
 	return c.Refresh
+}
+
+// Interval is the time between two scheduled refreshes (measured at an
+// arbitrary instant for cron specs with uneven gaps), or 0 when refreshes
+// are off. A one-shot load treats a cached database younger than this as
+// current.
+func (c *Config) Interval() time.Duration {
+	spec := c.refresh()
+	if spec == RefreshOff {
+		return 0
+	}
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0
+	}
+	t := sched.Next(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	return sched.Next(t).Sub(t)
 }

@@ -53,7 +53,7 @@ func NewWorld(t testing.TB) *World {
 		t.Fatal(err)
 	}
 	up := proxytest.New(t, append(proxytest.Fixtures(t), extra...))
-	w := &World{Up: up, Gate: gatetest.Start(t, up, nil), PolicyGate: gatetest.Start(t, up, Decider{}), Testdata: td}
+	w := &World{Up: up, Gate: gatetest.Start(t, up, nil), PolicyGate: gatetest.Start(t, up, Decider{}.Decide), Testdata: td}
 	w.GoEnv = w.Gate.GoEnv(t)
 	l := &vulndb.Loader{Config: vulndb.Config{Source: vulndb.SourceNone, Extra: []string{filepath.Join(td, "osv")}}}
 	s, err := l.Load(context.Background())

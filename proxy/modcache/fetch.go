@@ -1,4 +1,4 @@
-package proxy
+package modcache
 
 import (
 	"context"
@@ -51,41 +51,64 @@ func scratchFunc(s storage.Storage) func() (tempFile, error) {
 	return func() (tempFile, error) { return os.CreateTemp("", "modgate-*") }
 }
 
-// artifact returns the verified, committed artifact for a canonical
-// info, mod or zip request, fetching it once if needed.
-func (p *Proxy) artifact(ctx context.Context, req Request) (*cached, error) {
-	ep, ev, err := p.paths.escaped(req)
+// Get returns the verified, committed artifact of a canonical version's
+// .info, .mod or .zip, fetching it once if needed. The caller closes it.
+func (c *Cache) Get(ctx context.Context, mod, version string, kind Kind) (*Artifact, error) {
+	c.init()
+	r, err := c.ref(mod, version, kind)
 	if err != nil {
-		return nil, &RequestError{Path: req.String(), Err: err}
+		return nil, err
 	}
-	a, err := p.cache.get(ctx, ep, ev, req.Kind)
+	return c.get(ctx, r)
+}
+
+// Cached returns the artifact if it is committed, or nil; it never
+// fetches.
+func (c *Cache) Cached(ctx context.Context, mod, version string, kind Kind) (*Artifact, error) {
+	c.init()
+	r, err := c.ref(mod, version, kind)
+	if err != nil {
+		return nil, nil // an invalid version is never cached
+	}
+	a, err := c.files.get(ctx, r.ep, r.ev, kind)
 	if err != nil {
 		return nil, &StorageError{Op: "read", Err: err}
 	}
 	if a != nil {
-		p.Metrics.cacheResult(req.Kind, "hit")
+		c.Metrics.cacheResult(kind, "hit")
+	}
+	return a, nil
+}
+
+func (c *Cache) get(ctx context.Context, r ref) (*Artifact, error) {
+	a, err := c.files.get(ctx, r.ep, r.ev, r.kind)
+	if err != nil {
+		return nil, &StorageError{Op: "read", Err: err}
+	}
+	if a != nil {
+		c.Metrics.cacheResult(r.kind, "hit")
 		return a, nil
 	}
-	p.Metrics.cacheResult(req.Kind, "miss")
-	key := artifactKey(ep, ev, req.Kind)
-	if p.negative.has(key, p.now()) {
-		return nil, &FetchError{Module: req.Module, Version: req.Version, Kind: req.Kind, Err: upstreamNotFound}
+	c.Metrics.cacheResult(r.kind, "miss")
+	key := artifactKey(r.ep, r.ev, r.kind)
+	if c.negative.has(key, c.now()) {
+		return nil, &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: upstreamNotFound}
 	}
-	f := p.fetcherFor(req.Module)
+	f := c.fetcherFor(r.mod)
 	if f == nil {
-		return nil, &FetchError{Module: req.Module, Version: req.Version, Kind: req.Kind, Err: errNotCached}
+		return nil, &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: ErrNotCached}
 	}
-	p.prefetch(ctx, req.Module)
-	_, err, _ = p.flights.Do(ctx, key, func(ctx context.Context) (any, error) {
-		return nil, p.fetchArtifact(ctx, f, req, ep, ev)
+	c.onMiss(ctx, r.mod)
+	_, err, _ = c.flights.Do(ctx, key, func(ctx context.Context) (any, error) {
+		return nil, c.fetchArtifact(ctx, f, r)
 	})
 	if err != nil {
-		if ttl := p.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
-			p.negative.add(key, p.now().Add(ttl))
+		if ttl := c.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
+			c.negative.add(key, c.now().Add(ttl))
 		}
 		return nil, err
 	}
-	a, err = p.cache.get(ctx, ep, ev, req.Kind)
+	a, err = c.files.get(ctx, r.ep, r.ev, r.kind)
 	if err != nil {
 		return nil, &StorageError{Op: "read", Err: err}
 	}
@@ -95,19 +118,17 @@ func (p *Proxy) artifact(ctx context.Context, req Request) (*cached, error) {
 	return a, nil
 }
 
-// prefetch lets a Prefetcher decider load the module's facts while the
-// artifact downloads.
-func (p *Proxy) prefetch(ctx context.Context, mod string) {
-	pf, ok := p.Decider.(Prefetcher)
-	if !ok {
+// onMiss runs the OnMiss hook in the background.
+func (c *Cache) onMiss(ctx context.Context, mod string) {
+	if c.OnMiss == nil {
 		return
 	}
-	p.inflight.Add(1)
+	c.inflight.Add(1)
 	go func() {
-		defer p.inflight.Done()
+		defer c.inflight.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		pf.Prefetch(ctx, mod)
+		c.OnMiss(ctx, mod)
 	}()
 }
 
@@ -115,23 +136,23 @@ var upstreamNotFound = &upstream.Error{URL: "(cached answer)", Status: 404}
 
 // fetchArtifact downloads one artifact to a scratch file, verifies it and
 // commits it. Nothing reaches the store unless verification passed.
-func (p *Proxy) fetchArtifact(ctx context.Context, f Fetcher, req Request, ep, ev string) (err error) {
-	kind := req.Kind
+func (c *Cache) fetchArtifact(ctx context.Context, f Fetcher, r ref) (err error) {
+	kind := r.kind
 	fail := func(err error) error {
-		return &FetchError{Module: req.Module, Version: req.Version, Kind: kind, Err: err}
+		return &FetchError{Module: r.mod, Version: r.ver, Kind: kind, Err: err}
 	}
 	class := upstream.Meta
 	if kind == KindZip {
 		class = upstream.Zip
 	}
-	resp, err := f.Get(ctx, ep+"/@v/"+ev+"."+string(kind), class)
-	p.noteUpstream(err)
+	resp, err := f.Get(ctx, r.ep+"/@v/"+r.ev+"."+string(kind), class)
+	c.noteUpstream(err)
 	if err != nil {
-		p.Metrics.upstreamResult(kind, resultOf(err))
+		c.Metrics.upstreamResult(kind, resultOf(err))
 		return fail(err)
 	}
 	defer resp.Body.Close()
-	tmp, err := p.scratch()
+	tmp, err := c.scratch()
 	if err != nil {
 		return &StorageError{Op: "create scratch file", Err: err}
 	}
@@ -146,35 +167,50 @@ func (p *Proxy) fetchArtifact(ctx context.Context, f Fetcher, req Request, ep, e
 	limit := maxSize(kind)
 	hw := newHashingWriter(tmp)
 	n, err := io.Copy(hw, io.LimitReader(resp.Body, limit+1))
-	p.Metrics.fetched(n)
+	c.Metrics.fetched(n)
 	if err != nil {
-		p.Metrics.upstreamResult(kind, resultOf(err))
+		c.Metrics.upstreamResult(kind, resultOf(err))
 		return fail(fmt.Errorf("download interrupted after %d bytes: %w", n, err))
 	}
 	if n > limit {
-		p.Metrics.upstreamResult(kind, "too_large")
+		c.Metrics.upstreamResult(kind, "too_large")
 		return fail(fmt.Errorf("upstream %s is larger than the %d-byte limit", kind, limit))
 	}
 	if resp.Size >= 0 && n != resp.Size {
-		p.Metrics.upstreamResult(kind, "truncated")
+		c.Metrics.upstreamResult(kind, "truncated")
 		return fail(fmt.Errorf("truncated download: got %d of %d bytes", n, resp.Size))
 	}
 	if err := tmp.Close(); err != nil {
 		return &StorageError{Op: "write scratch file", Err: err}
 	}
-	p.Metrics.upstreamResult(kind, "ok")
+	c.Metrics.upstreamResult(kind, "ok")
 
-	fr := fileRecord{Size: n, SHA256: hw.sum(), Committed: p.now().UTC().Truncate(time.Second)}
-	switch kind {
+	fr := FileRecord{Size: n, SHA256: hw.sum(), Committed: c.now().UTC().Truncate(time.Second)}
+	if err := c.verify(ctx, r, name, &fr); err != nil {
+		return err
+	}
+	if err := c.files.commit(ctx, r.ep, r.ev, kind, name, fr); err != nil {
+		return &StorageError{Op: "commit", Err: err}
+	}
+	committed = true
+	c.logger().Debug("cached", "module", r.mod, "version", r.ver, "kind", kind, "bytes", n)
+	return nil
+}
+
+// verify checks the downloaded file at name and records what it learned
+// (the .info time, the h1 hash) in fr.
+func (c *Cache) verify(ctx context.Context, r ref, name string, fr *FileRecord) error {
+	var err error
+	switch r.kind {
 	case KindInfo:
 		data, err := os.ReadFile(name)
 		if err != nil {
 			return &StorageError{Op: "read scratch file", Err: err}
 		}
-		info, err := parseInfo(data, req.Version)
+		info, err := ParseInfo(data, r.ver)
 		if err != nil {
-			p.Metrics.verifyFailed("info")
-			return fail(err)
+			c.Metrics.verifyFailed("info")
+			return &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: err}
 		}
 		fr.Time = info.Time
 	case KindMod:
@@ -182,29 +218,24 @@ func (p *Proxy) fetchArtifact(ctx context.Context, f Fetcher, req Request, ep, e
 		if err != nil {
 			return &StorageError{Op: "read scratch file", Err: err}
 		}
-		if fr.H1, err = p.Verifier.CheckMod(ctx, req.Module, req.Version, data); err != nil {
-			p.verifyFailed(err, "go.mod")
+		if fr.H1, err = c.Verifier.CheckMod(ctx, r.mod, r.ver, data); err != nil {
+			c.verifyFailed(err, "go.mod")
 			return err
 		}
 	case KindZip:
-		if fr.H1, err = p.Verifier.CheckZip(ctx, req.Module, req.Version, name); err != nil {
-			p.verifyFailed(err, "zip")
+		if fr.H1, err = c.Verifier.CheckZip(ctx, r.mod, r.ver, name); err != nil {
+			c.verifyFailed(err, "zip")
 			return err
 		}
 	}
-	if err := p.cache.commit(ctx, ep, ev, kind, name, fr); err != nil {
-		return &StorageError{Op: "commit", Err: err}
-	}
-	committed = true
-	p.logger().Debug("cached", "module", req.Module, "version", req.Version, "kind", kind, "bytes", n)
 	return nil
 }
 
-func (p *Proxy) verifyFailed(err error, file string) {
+func (c *Cache) verifyFailed(err error, file string) {
 	var ce *checksum.Error
 	if errors.As(err, &ce) {
-		p.Metrics.verifyFailed(file)
-		p.logger().Error("verification failed; not cached", "module", ce.Module, "version", ce.Version, "file", file, "err", err)
+		c.Metrics.verifyFailed(file)
+		c.logger().Error("verification failed; not cached", "module", ce.Module, "version", ce.Version, "file", file, "err", err)
 	}
 }
 
@@ -221,60 +252,57 @@ func resultOf(err error) string {
 	return "error"
 }
 
-func (p *Proxy) noteUpstream(err error) {
+func (c *Cache) noteUpstream(err error) {
 	var ue *upstream.Error
 	if err == nil || errors.As(err, &ue) && ue.Status != 0 {
-		p.lastUpOK.Store(p.now().UnixNano())
+		c.lastUpOK.Store(c.now().UnixNano())
 	}
 }
 
-// fetchMeta fetches a list, @latest or non-canonical .info from upstream.
-func (p *Proxy) fetchMeta(ctx context.Context, req Request, kind Kind) ([]byte, error) {
-	ep, ev, err := p.paths.escaped(req)
-	if err != nil {
-		return nil, &RequestError{Path: req.String(), Err: err}
-	}
+// fetchMeta fetches a list, @latest or non-canonical .info (r.ver is the
+// query) from the source, sharing concurrent fetches.
+func (c *Cache) fetchMeta(ctx context.Context, r ref) ([]byte, error) {
 	var rel string
-	switch kind {
+	switch r.kind {
 	case KindList:
-		rel = ep + "/@v/list"
+		rel = r.ep + "/@v/list"
 	case KindLatest:
-		rel = ep + "/@latest"
+		rel = r.ep + "/@latest"
 	default:
-		rel = ep + "/@v/" + ev + ".info"
+		rel = r.ep + "/@v/" + r.ev + ".info"
 	}
 	fail := func(err error) error {
-		return &FetchError{Module: req.Module, Version: req.Version, Kind: kind, Err: err}
+		return &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: err}
 	}
-	if p.negative.has(rel, p.now()) {
+	if c.negative.has(rel, c.now()) {
 		return nil, fail(upstreamNotFound)
 	}
-	f := p.fetcherFor(req.Module)
+	f := c.fetcherFor(r.mod)
 	if f == nil {
-		return nil, fail(errNotCached)
+		return nil, fail(ErrNotCached)
 	}
-	v, err, _ := p.flights.Do(ctx, rel, func(ctx context.Context) (any, error) {
+	v, err, _ := c.flights.Do(ctx, rel, func(ctx context.Context) (any, error) {
 		resp, err := f.Get(ctx, rel, upstream.Meta)
-		p.noteUpstream(err)
+		c.noteUpstream(err)
 		if err != nil {
-			p.Metrics.upstreamResult(kind, resultOf(err))
+			c.Metrics.upstreamResult(r.kind, resultOf(err))
 			return nil, err
 		}
 		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxSize(kind)+1))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxSize(r.kind)+1))
 		if err != nil {
-			p.Metrics.upstreamResult(kind, resultOf(err))
+			c.Metrics.upstreamResult(r.kind, resultOf(err))
 			return nil, fmt.Errorf("download interrupted: %w", err)
 		}
-		if int64(len(data)) > maxSize(kind) {
-			return nil, fmt.Errorf("upstream answer larger than %d bytes", maxSize(kind))
+		if int64(len(data)) > maxSize(r.kind) {
+			return nil, fmt.Errorf("upstream answer larger than %d bytes", maxSize(r.kind))
 		}
-		p.Metrics.upstreamResult(kind, "ok")
+		c.Metrics.upstreamResult(r.kind, "ok")
 		return data, nil
 	})
 	if err != nil {
-		if ttl := p.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
-			p.negative.add(rel, p.now().Add(ttl))
+		if ttl := c.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
+			c.negative.add(rel, c.now().Add(ttl))
 		}
 		return nil, fail(err)
 	}

@@ -1,4 +1,4 @@
-package proxy
+package modcache
 
 import (
 	"context"
@@ -31,14 +31,14 @@ func (p Problem) String() string {
 	return s
 }
 
-// VerifyCache re-checks every committed artifact against its commit
-// record: size and SHA-256 for all, and the checksum-database h1 hash for
-// go.mod files and zips. With purge, bad artifacts are removed so the next
-// request refetches them. It returns the number of artifacts checked.
-func (p *Proxy) VerifyCache(ctx context.Context, purge bool, report func(Problem)) (int, error) {
-	p.init()
+// Verify re-checks every committed artifact against its commit record:
+// size and SHA-256 for all, and the checksum-database h1 hash for go.mod
+// files and zips. With purge, bad artifacts are removed so the next request
+// refetches them. It returns the number of artifacts checked.
+func (c *Cache) Verify(ctx context.Context, purge bool, report func(Problem)) (int, error) {
+	c.init()
 	checked := 0
-	err := p.Store.Walk(ctx, "mod/", func(key string) error {
+	err := c.Store.Walk(ctx, "mod/", func(key string) error {
 		rest, ok := strings.CutSuffix(strings.TrimPrefix(key, "mod/"), ".commit")
 		if !ok {
 			return nil
@@ -52,13 +52,13 @@ func (p *Proxy) VerifyCache(ctx context.Context, purge bool, report func(Problem
 		if err1 != nil || err2 != nil {
 			return nil
 		}
-		rec, err := p.cache.record(ctx, ep, ev)
+		rec, err := c.files.record(ctx, ep, ev)
 		if err != nil || rec == nil {
 			return err
 		}
 		for kind, fr := range rec.Files {
 			checked++
-			reason, err := p.verifyOne(ctx, ep, ev, kind, fr)
+			reason, err := c.verifyOne(ctx, ep, ev, kind, fr)
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func (p *Proxy) VerifyCache(ctx context.Context, purge bool, report func(Problem
 			}
 			pr := Problem{Module: mod, Version: ver, Kind: kind, Reason: reason}
 			if purge {
-				if err := p.cache.forget(ctx, ep, ev, kind); err != nil {
+				if err := c.files.forget(ctx, ep, ev, kind); err != nil {
 					return fmt.Errorf("purge %s@%s %s: %w", mod, ver, kind, err)
 				}
 				pr.Purged = true
@@ -79,8 +79,8 @@ func (p *Proxy) VerifyCache(ctx context.Context, purge bool, report func(Problem
 	return checked, err
 }
 
-func (p *Proxy) verifyOne(ctx context.Context, ep, ev string, kind Kind, fr fileRecord) (string, error) {
-	b, err := p.Store.Get(ctx, artifactKey(ep, ev, kind))
+func (c *Cache) verifyOne(ctx context.Context, ep, ev string, kind Kind, fr FileRecord) (string, error) {
+	b, err := c.Store.Get(ctx, artifactKey(ep, ev, kind))
 	if err != nil {
 		return "missing: " + err.Error(), nil
 	}

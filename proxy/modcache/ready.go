@@ -1,4 +1,4 @@
-package proxy
+package modcache
 
 import (
 	"context"
@@ -18,30 +18,30 @@ const readyWindow = 5 * time.Minute
 // reserved), so probing it reveals nothing and costs the upstream little.
 const readinessProbe = "modgate-readiness.invalid/probe/@v/list"
 
-// Ready reports whether the proxy can serve: storage is writable and an
+// Ready reports whether the cache can serve: storage is writable and an
 // upstream answered recently (any HTTP status counts as reachable).
-func (p *Proxy) Ready(ctx context.Context) error {
-	p.init()
+func (c *Cache) Ready(ctx context.Context) error {
+	c.init()
 	key := "meta/_readyz"
-	if err := p.Store.Put(ctx, key, strings.NewReader(p.now().String())); err != nil {
+	if err := c.Store.Put(ctx, key, strings.NewReader(c.now().String())); err != nil {
 		return fmt.Errorf("storage not writable: %w", err)
 	}
-	if p.Upstream == nil {
+	if c.Upstream == nil {
 		return nil
 	}
-	last := time.Unix(0, p.lastUpOK.Load())
-	if p.now().Sub(last) < readyWindow {
+	last := time.Unix(0, c.lastUpOK.Load())
+	if c.now().Sub(last) < readyWindow {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := p.Upstream.Get(ctx, readinessProbe, upstream.Meta)
+	resp, err := c.Upstream.Get(ctx, readinessProbe, upstream.Meta)
 	if err == nil {
 		resp.Body.Close()
 	}
 	var ue *upstream.Error
 	if err == nil || errors.As(err, &ue) && ue.Status != 0 && ue.Status < 500 {
-		p.lastUpOK.Store(p.now().UnixNano())
+		c.lastUpOK.Store(c.now().UnixNano())
 		return nil
 	}
 	if errors.Is(err, upstream.ErrOff) {

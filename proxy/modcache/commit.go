@@ -1,4 +1,4 @@
-package proxy
+package modcache
 
 import (
 	"bytes"
@@ -42,11 +42,11 @@ func metaKey(escPath, name string) string { return "meta/" + escPath + "/" + nam
 
 // commitRecord is the per-version commit marker.
 type commitRecord struct {
-	Files map[Kind]fileRecord `json:"files"`
+	Files map[Kind]FileRecord `json:"files"`
 }
 
-// fileRecord describes one committed artifact.
-type fileRecord struct {
+// FileRecord describes one committed artifact.
+type FileRecord struct {
 	Size      int64     `json:"size"`
 	SHA256    string    `json:"sha256"`
 	H1        string    `json:"h1,omitempty"` // checksum database hash (mod, zip)
@@ -55,26 +55,28 @@ type fileRecord struct {
 	// need not reopen the file.
 	Time time.Time `json:"time,omitzero"`
 
-	hdr *recordHeaders // derived by artifactCache.remember; not stored
+	hdr *Headers // derived by artifactCache.remember; not stored
 }
 
-func (f fileRecord) etag() string { return `"` + f.SHA256[:32] + `"` }
+func (f FileRecord) etag() string { return `"` + f.SHA256[:32] + `"` }
 
-// recordHeaders are response header values derived from a fileRecord once,
+// Headers are response header values derived from a FileRecord once,
 // when its commit record is loaded, so cache hits allocate none. net/http
 // never modifies header value slices, so they are shared.
-type recordHeaders struct {
-	etag, lastModified, contentLength []string
+type Headers struct {
+	ETag, LastModified, ContentLength []string
 }
 
-func (f fileRecord) headers() *recordHeaders {
+// Headers returns the artifact's response header values. They are shared:
+// callers must not modify them.
+func (f FileRecord) Headers() *Headers {
 	if f.hdr != nil {
 		return f.hdr
 	}
-	return &recordHeaders{
-		etag:          []string{f.etag()},
-		lastModified:  []string{f.Committed.UTC().Format(http.TimeFormat)},
-		contentLength: []string{strconv.FormatInt(f.Size, 10)},
+	return &Headers{
+		ETag:          []string{f.etag()},
+		LastModified:  []string{f.Committed.UTC().Format(http.TimeFormat)},
+		ContentLength: []string{strconv.FormatInt(f.Size, 10)},
 	}
 }
 
@@ -144,7 +146,7 @@ func (c *artifactCache) record(ctx context.Context, escPath, escVer string) (*co
 // records' header values in place.
 func (c *artifactCache) remember(vk versionKey, rec *commitRecord) {
 	for k, fr := range rec.Files {
-		fr.hdr = fr.headers()
+		fr.hdr = fr.Headers()
 		rec.Files[k] = fr
 	}
 	c.mu.Lock()
@@ -156,36 +158,38 @@ func (c *artifactCache) remember(vk versionKey, rec *commitRecord) {
 	c.mu.Unlock()
 }
 
-// cached describes a committed artifact ready to serve.
-type cached struct {
-	rec fileRecord
-	// infoTime is the version's .info time when the .info is committed
+// Artifact is a committed artifact ready to serve. Exactly one of Data and
+// Blob is set; the caller closes it.
+type Artifact struct {
+	Record FileRecord
+	// InfoTime is the version's .info time when the .info is committed
 	// too (it lives in the same commit record), so decisions on .mod and
-	// .zip hits need no second look-up.
-	infoTime time.Time
-	data     []byte       // set for small artifacts held in memory
-	blob     storage.Blob // set otherwise; caller closes
+	// .zip hits need no second look-up; zero otherwise.
+	InfoTime time.Time
+	Data     []byte       // small artifacts held in memory
+	Blob     storage.Blob // otherwise
 }
 
-func (a *cached) Close() {
-	if a.blob != nil {
-		a.blob.Close()
+// Close releases the blob, if any.
+func (a *Artifact) Close() {
+	if a.Blob != nil {
+		a.Blob.Close()
 	}
 }
 
-// content returns the artifact's bytes (small artifacts only).
-func (a *cached) content() ([]byte, error) {
-	if a.data != nil {
-		return a.data, nil
+// Bytes returns the artifact's content, reading the blob if needed.
+func (a *Artifact) Bytes() ([]byte, error) {
+	if a.Data != nil {
+		return a.Data, nil
 	}
-	if _, err := a.blob.Seek(0, io.SeekStart); err != nil {
+	if _, err := a.Blob.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(a.blob, a.rec.Size+1))
+	return io.ReadAll(io.LimitReader(a.Blob, a.Record.Size+1))
 }
 
 // get returns the committed artifact, or (nil, nil) when absent.
-func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Kind) (*cached, error) {
+func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Kind) (*Artifact, error) {
 	rec, err := c.record(ctx, escPath, escVer)
 	if err != nil || rec == nil {
 		return nil, err
@@ -200,7 +204,7 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 	data, ok := c.small[ak]
 	c.mu.RUnlock()
 	if ok {
-		return &cached{rec: fr, data: data, infoTime: infoTime}, nil
+		return &Artifact{Record: fr, Data: data, InfoTime: infoTime}, nil
 	}
 	b, err := c.store.Get(ctx, artifactKey(escPath, escVer, kind))
 	if storage.IsNotExist(err) {
@@ -220,9 +224,9 @@ func (c *artifactCache) get(ctx context.Context, escPath, escVer string, kind Ki
 			return nil, err
 		}
 		c.keepSmall(ak, data)
-		return &cached{rec: fr, data: data, infoTime: infoTime}, nil
+		return &Artifact{Record: fr, Data: data, InfoTime: infoTime}, nil
 	}
-	return &cached{rec: fr, blob: b, infoTime: infoTime}, nil
+	return &Artifact{Record: fr, Blob: b, InfoTime: infoTime}, nil
 }
 
 func (c *artifactCache) keepSmall(ak artKey, data []byte) {
@@ -248,7 +252,7 @@ type filePutter interface {
 
 // commit stores a verified artifact from the local file at path (which is
 // consumed) and then records it in the version's commit record.
-func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind Kind, path string, fr fileRecord) error {
+func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind Kind, path string, fr FileRecord) error {
 	ak := artifactKey(escPath, escVer, kind)
 	if fp, ok := c.store.(filePutter); ok {
 		if err := fp.PutFile(ctx, ak, path); err != nil {
@@ -275,7 +279,7 @@ func (c *artifactCache) commit(ctx context.Context, escPath, escVer string, kind
 	if err != nil {
 		return err
 	}
-	next := &commitRecord{Files: make(map[Kind]fileRecord)}
+	next := &commitRecord{Files: make(map[Kind]FileRecord)}
 	if rec != nil {
 		for k, v := range rec.Files {
 			next.Files[k] = v
@@ -308,7 +312,7 @@ func (c *artifactCache) forget(ctx context.Context, escPath, escVer string, kind
 	if err != nil || rec == nil {
 		return err
 	}
-	next := &commitRecord{Files: make(map[Kind]fileRecord)}
+	next := &commitRecord{Files: make(map[Kind]FileRecord)}
 	for k, v := range rec.Files {
 		if k != kind {
 			next.Files[k] = v

@@ -1,0 +1,107 @@
+// Package modpath owns the fast escaping of module paths and versions that
+// the proxy's hot path needs: golang.org/x/mod/module's checks dominate the
+// cost of a cache hit and would otherwise run several times per request
+// (request parsing, storage keys), so paths that passed module.CheckPath
+// once are remembered.
+//
+// Every function returns exactly what the golang.org/x/mod/module
+// equivalent returns; only the cost differs.
+package modpath
+
+import (
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// maxRemembered bounds the memory of checked paths; past it the set
+// starts over (entries are cheap to recompute).
+const maxRemembered = 100000
+
+// Checks remembers module paths that passed module.CheckPath. The zero
+// value is ready to use and safe for concurrent use.
+type Checks struct {
+	mu sync.RWMutex // protects ok
+	ok map[string]struct{}
+}
+
+// Plain reports whether s, an escaped path or version, is its own
+// unescaped form: ASCII without '!' or upper case, as nearly every request.
+func Plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '!' || c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// EscapePath is module.EscapePath, skipping the path check for paths that
+// passed it before. A path without upper case or '!' is its own escape.
+func (c *Checks) EscapePath(mod string) (string, error) {
+	if !Plain(mod) {
+		return module.EscapePath(mod)
+	}
+	c.mu.RLock()
+	_, ok := c.ok[mod]
+	c.mu.RUnlock()
+	if ok {
+		return mod, nil
+	}
+	if err := module.CheckPath(mod); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.ok == nil || len(c.ok) > maxRemembered {
+		c.ok = make(map[string]struct{})
+	}
+	c.ok[mod] = struct{}{}
+	c.mu.Unlock()
+	return mod, nil
+}
+
+// UnescapePath is module.UnescapePath without its allocations for plain
+// paths; on any error it defers to module.UnescapePath for the message.
+func (c *Checks) UnescapePath(esc string) (string, error) {
+	if Plain(esc) {
+		if _, err := c.EscapePath(esc); err == nil {
+			return esc, nil
+		}
+	}
+	return module.UnescapePath(esc)
+}
+
+// EscapeVersion is module.EscapeVersion. Semantic versions use only
+// [0-9A-Za-z.+-] with no empty identifiers; without upper case they are
+// their own escape and safe in file names.
+func EscapeVersion(v string) (string, error) {
+	if Plain(v) && semver.IsValid(v) {
+		return v, nil
+	}
+	return module.EscapeVersion(v)
+}
+
+// UnescapeVersion is module.UnescapeVersion likewise. EscapeVersion of a
+// plain version makes the same file-name check without allocating.
+func UnescapeVersion(esc string) (string, error) {
+	if Plain(esc) {
+		if _, err := module.EscapeVersion(esc); err == nil {
+			return esc, nil
+		}
+	}
+	return module.UnescapeVersion(esc)
+}
+
+// Escape returns the escaped forms of a module path and an optional
+// version.
+func (c *Checks) Escape(mod, version string) (escPath, escVersion string, err error) {
+	if escPath, err = c.EscapePath(mod); err != nil {
+		return "", "", err
+	}
+	if version != "" {
+		escVersion, err = EscapeVersion(version)
+	}
+	return escPath, escVersion, err
+}
