@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modgate/modgate/bot/gate"
 	"github.com/modgate/modgate/bot/gomod"
+	"github.com/modgate/modgate/proxy/api"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -146,16 +146,16 @@ func TestLoadConfigFileAndNew(t *testing.T) {
 }
 
 func TestVulnIDs(t *testing.T) {
-	d := gate.Decision{
-		Deny:  []gate.Violation{{Rule: "vulnerabilities", Msg: "x@v1 is affected by GO-2099-0002, GHSA-abcd-efgh-ijkl; fixed in v1.2"}},
-		Warn:  []gate.Violation{{Rule: "licenses", Msg: "CVE-2020-1234 is not a vuln rule"}},
-		Audit: []gate.Violation{{Rule: "vulnerabilities", Msg: "x@v1 is affected by CVE-2024-12345"}},
+	d := api.Decision{
+		Deny:  []api.Violation{{Rule: "vulnerabilities", Msg: "x@v1 is affected by GO-2099-0002, GHSA-abcd-efgh-ijkl; fixed in v1.2"}},
+		Warn:  []api.Violation{{Rule: "licenses", Msg: "CVE-2020-1234 is not a vuln rule"}},
+		Audit: []api.Violation{{Rule: "vulnerabilities", Msg: "x@v1 is affected by CVE-2024-12345"}},
 	}
 	ids, found := vulnIDs(d)
 	if !found || strings.Join(ids, ",") != "CVE-2024-12345,GHSA-abcd-efgh-ijkl,GO-2099-0002" {
 		t.Errorf("vulnIDs = %v, %v", ids, found)
 	}
-	if ids, found := vulnIDs(gate.Decision{}); found || len(ids) != 0 {
+	if ids, found := vulnIDs(api.Decision{}); found || len(ids) != 0 {
 		t.Errorf("vulnIDs(empty) = %v, %v", ids, found)
 	}
 }

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/modgate/modgate/bot/forge"
-	"github.com/modgate/modgate/bot/gate"
 	"github.com/modgate/modgate/bot/internal/fakegithub"
 	"github.com/modgate/modgate/bot/internal/gitserver"
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/proxy/gatetest"
 	"github.com/modgate/modgate/proxy/proxytest"
 )
@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 		deny: map[string]string{"example.com/hello@v1.2.0": "example.com/hello@v1.2.0 is on the organisation's blocklist: relicensed"},
 		warn: map[string]string{"example.com/vulnlib@v1.0.0": "example.com/vulnlib@v1.0.0 is affected by GO-2099-0001; fixed in v1.0.1"},
 	}
-	g := gatetest.Start(t, up, dec)
+	g := gatetest.Start(t, up, dec.Decide)
 	gs := gitserver.Start(t, testToken)
 	gh := fakegithub.Start(t, testToken, gs)
 	return &env{t: t, up: up, gate: g, git: gs, gh: gh, goEnv: g.GoEnv(t), now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
@@ -148,7 +148,7 @@ func (e *env) bot(cfg Config, out io.Writer) *Bot {
 	return &Bot{
 		Config: cfg,
 		Forge:  gh,
-		Gate:   &gate.Client{URL: e.gate.URL, ListURL: e.up.URL},
+		Gate:   &api.Client{URL: e.gate.URL},
 		Env:    e.goEnv,
 		Now:    func() time.Time { return e.now },
 		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -187,7 +187,7 @@ func (e *env) primeList(path string) {
 		e.t.Fatal(err)
 	}
 	resp.Body.Close()
-	e.gate.Proxy.Wait()
+	e.gate.Cache.Wait()
 }
 
 // goIn runs the go command in dir with the hermetic environment.

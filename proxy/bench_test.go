@@ -24,6 +24,8 @@ import (
 
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/checksum"
+	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/proxy/modcache"
 	"github.com/modgate/modgate/proxy/proxytest"
 	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
@@ -54,7 +56,7 @@ func benchModules(b *testing.B) []proxytest.Module {
 // newBenchProxy wires a proxy as `modgate serve` does (disk storage,
 // verifying client, checksum database through the upstream) in front of
 // up. Lists stay fresh for an hour so list benchmarks measure cache hits.
-func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool, decider proxy.Decider) *proxy.Proxy {
+func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool, decide proxy.DecideFunc) *proxy.Proxy {
 	b.Helper()
 	store, err := storage.NewDisk(b.TempDir())
 	if err != nil {
@@ -70,26 +72,29 @@ func newBenchProxy(b *testing.B, up *proxytest.Upstream, withMetrics bool, decid
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &proxy.Proxy{
+	c := &modcache.Cache{
 		Upstream: client,
 		Verifier: &checksum.Verifier{DB: db, Upstream: client, Store: store, Logger: logger},
 		Store:    store,
-		Decider:  decider,
 		ListTTL:  time.Hour,
 		Logger:   logger,
 	}
-	if withMetrics {
-		p.Metrics = proxy.NewMetrics(prometheus.NewRegistry())
+	f := &facts.Service{Source: c, Logger: logger}
+	p := &proxy.Proxy{Cache: c, Facts: f, Logger: logger}
+	if decide != nil {
+		p.Decider = proxy.Filter{Facts: f, Func: decide}
 	}
-	b.Cleanup(p.Wait)
+	if withMetrics {
+		reg := prometheus.NewRegistry()
+		p.Metrics, c.Metrics = proxy.NewMetrics(reg), modcache.NewMetrics(reg)
+	}
+	b.Cleanup(c.Wait)
 	return p
 }
 
-// benchDecider allows everything but, unlike a nil Decider, makes the
-// proxy gather facts and ask for every version.
-type benchDecider struct{}
-
-func (benchDecider) Decide(context.Context, proxy.Query) (proxy.Decision, error) {
+// benchDecide allows everything but, unlike a nil Decider, makes the
+// proxy ask for every version.
+func benchDecide(context.Context, proxy.Query) (proxy.Decision, error) {
 	return proxy.Decision{}, nil
 }
 
@@ -127,11 +132,11 @@ func BenchmarkServeCached(b *testing.B) {
 	configs := []struct {
 		name    string
 		metrics bool
-		decider proxy.Decider
+		decider proxy.DecideFunc
 	}{
 		{"serve", true, nil},
 		{"nometrics", false, nil},
-		{"decider", true, benchDecider{}},
+		{"decider", true, benchDecide},
 	}
 	for _, cfg := range configs {
 		p := newBenchProxy(b, up, cfg.metrics, cfg.decider)
@@ -230,18 +235,19 @@ func BenchmarkParseRequest(b *testing.B) {
 	}
 }
 
-// BenchmarkVersions measures Proxy.Versions on a cached list (used by the
-// decision API and the bot), without the handler.
-func BenchmarkVersions(b *testing.B) {
+// BenchmarkModuleFacts measures facts.Service.Module on a cached list: the
+// cost every decision pays to learn a module's versions, latest and
+// retractions, without the handler.
+func BenchmarkModuleFacts(b *testing.B) {
 	up := proxytest.New(b, benchModules(b))
 	p := newBenchProxy(b, up, false, nil)
 	ctx := context.Background()
-	if _, err := p.Versions(ctx, "example.com/bench/many"); err != nil {
+	if _, err := p.Facts.Module(ctx, "example.com/bench/many"); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.Versions(ctx, "example.com/bench/many"); err != nil {
+		if _, err := p.Facts.Module(ctx, "example.com/bench/many"); err != nil {
 			b.Fatal(err)
 		}
 	}

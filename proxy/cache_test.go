@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/proxy/modcache"
 	"github.com/modgate/modgate/proxy/proxytest"
 )
 
 func TestListCachingAndStaleIfError(t *testing.T) {
-	e := newEnv(t, nil, func(e *env) { e.proxy.ListTTL = time.Minute })
+	e := newEnv(t, nil, func(e *env) { e.cache.ListTTL = time.Minute })
 	list := "/example.com/hello/@v/list"
 	for range 3 {
 		if status, body, _ := e.get(t, list); status != 200 || !strings.Contains(body, "v1.2.0") {
@@ -30,7 +32,7 @@ func TestListCachingAndStaleIfError(t *testing.T) {
 	e.up.Add(proxytest.Module{Path: "example.com/hello", Version: "v1.4.0", GoMod: []byte("module example.com/hello\n"), Files: map[string]string{"a.go": "package hello\n"}})
 	e.clock.Advance(2 * time.Minute)
 	e.get(t, list)
-	e.proxy.Wait()
+	e.cache.Wait()
 	if _, body, _ := e.get(t, list); !strings.Contains(body, "v1.4.0") {
 		t.Errorf("after refresh, list = %q, want v1.4.0", body)
 	}
@@ -39,7 +41,7 @@ func TestListCachingAndStaleIfError(t *testing.T) {
 	e.clock.Advance(2 * time.Minute)
 	for range 2 {
 		status, body, _ := e.get(t, list)
-		e.proxy.Wait()
+		e.cache.Wait()
 		if status != 200 || !strings.Contains(body, "v1.4.0") {
 			t.Errorf("during outage list = %d %q, want the stale list", status, body)
 		}
@@ -52,11 +54,11 @@ func TestStaleListSurvivesRestart(t *testing.T) {
 	e.get(t, list)
 	// A new proxy on the same storage, with the upstream down.
 	e.up.SetFault(list, proxytest.FaultStatus500)
-	p2 := &proxy.Proxy{Upstream: e.client, Verifier: e.proxy.Verifier, Store: e.proxy.Store, Logger: e.proxy.Logger, Now: func() time.Time { return e.clock.Now().Add(time.Hour) }}
-	vs, err := p2.Versions(context.Background(), "example.com/hello")
-	p2.Wait()
-	if err != nil || len(vs) != 4 {
-		t.Errorf("Versions after restart during outage = %v, %v; want the 4 stored versions", vs, err)
+	c2 := e.restart(func() time.Time { return e.clock.Now().Add(time.Hour) })
+	l, err := c2.List(context.Background(), "example.com/hello")
+	c2.Wait()
+	if err != nil || len(l.Versions) != 4 {
+		t.Errorf("List after restart during outage = %v, %v; want the 4 stored versions", l, err)
 	}
 }
 
@@ -144,8 +146,8 @@ func TestMalformedRequests(t *testing.T) {
 
 func TestPrivateModulesNeverSentUpstream(t *testing.T) {
 	e := newEnv(t, nil, func(e *env) {
-		e.proxy.Private = "example.com/hello"
-		e.proxy.Verifier.NoSumDB = "example.com/hello"
+		e.cache.Private = "example.com/hello"
+		e.cache.Verifier.NoSumDB = "example.com/hello"
 	})
 	for _, p := range []string{"/example.com/hello/@v/list", "/example.com/hello/@v/v1.0.0.info", "/example.com/hello/@v/v1.0.0.zip", "/example.com/hello/@latest"} {
 		if status, body, _ := e.get(t, p); status != 404 || !strings.Contains(body, "no upstream is configured") {
@@ -161,9 +163,9 @@ func TestPrivateModulesNeverSentUpstream(t *testing.T) {
 	// and are verified without the public checksum database.
 	priv := proxytest.New(t, loadFixtures(t))
 	e2 := newEnv(t, nil, func(e *env) {
-		e.proxy.Private = "example.com/hello"
-		e.proxy.Verifier.NoSumDB = "example.com/hello"
-		e.proxy.PrivateUpstream = privateClient(t, priv.URL)
+		e.cache.Private = "example.com/hello"
+		e.cache.Verifier.NoSumDB = "example.com/hello"
+		e.cache.PrivateUpstream = privateClient(t, priv.URL)
 	})
 	if status, body, _ := e2.get(t, "/example.com/hello/@v/v1.0.0.zip"); status != 200 {
 		t.Fatalf("private zip via private upstream = %d %q", status, body)
@@ -186,8 +188,8 @@ func TestVerifyCacheFindsAndPurgesCorruption(t *testing.T) {
 	}
 	e.get(t, "/example.com/hello/@v/v1.0.0.mod")
 	ctx := context.Background()
-	var problems []proxy.Problem
-	n, err := e.proxy.VerifyCache(ctx, false, func(p proxy.Problem) { problems = append(problems, p) })
+	var problems []modcache.Problem
+	n, err := e.cache.Verify(ctx, false, func(p modcache.Problem) { problems = append(problems, p) })
 	if err != nil || n != 2 || len(problems) != 0 {
 		t.Fatalf("VerifyCache on a clean cache = %d, %v, %v", n, problems, err)
 	}
@@ -200,14 +202,15 @@ func TestVerifyCacheFindsAndPurgesCorruption(t *testing.T) {
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(file, data, 0o644)
 	problems = nil
-	if _, err := e.proxy.VerifyCache(ctx, true, func(p proxy.Problem) { problems = append(problems, p) }); err != nil {
+	if _, err := e.cache.Verify(ctx, true, func(p modcache.Problem) { problems = append(problems, p) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(problems) != 1 || problems[0].Kind != proxy.KindZip || !problems[0].Purged {
 		t.Fatalf("VerifyCache(purge) = %v, want the zip reported and purged", problems)
 	}
 	// A fresh proxy on the same storage refetches the purged zip.
-	p2 := &proxy.Proxy{Upstream: e.client, Verifier: e.proxy.Verifier, Store: e.proxy.Store}
+	c2 := e.restart(nil)
+	p2 := &proxy.Proxy{Cache: c2, Facts: &facts.Service{Source: c2}}
 	rec := newRecorder()
 	p2.ServeHTTP(rec, mustRequest(t, zipPath))
 	if rec.Code != 200 || e.up.Count(zipPath) != 2 {
@@ -218,7 +221,7 @@ func TestVerifyCacheFindsAndPurgesCorruption(t *testing.T) {
 // staticDecider denies the listed versions.
 type staticDecider struct{ deny map[string]string }
 
-func (d staticDecider) Decide(_ context.Context, q proxy.Query) (proxy.Decision, error) {
+func (d staticDecider) decide(_ context.Context, q proxy.Query) (proxy.Decision, error) {
 	if msg, ok := d.deny[q.Module+"@"+q.Version]; ok {
 		return proxy.Decision{Deny: []proxy.Violation{{Rule: "test_rule", Msg: msg, Fix: "use v1.1.0"}}}, nil
 	}
@@ -230,13 +233,13 @@ func (d staticDecider) Decide(_ context.Context, q proxy.Query) (proxy.Decision,
 
 func TestDeciderGatesEveryRoute(t *testing.T) {
 	e := newEnv(t, nil, func(e *env) {
-		e.proxy.Decider = staticDecider{deny: map[string]string{
+		e.decide = staticDecider{deny: map[string]string{
 			"example.com/hello@v1.2.0":     "too new",
 			"example.com/hello@v1.3.0-pre": "pre-release",
 			"example.com/vulnlib@v1.0.0":   "vulnerable",
 			"example.com/vulnlib@v1.0.1":   "vulnerable",
 			"example.com/vulnlib@v1.1.0":   "vulnerable",
-		}}
+		}}.decide
 	})
 	status, body, h := e.get(t, "/example.com/hello/@v/v1.2.0.zip")
 	if status != http.StatusForbidden || !strings.Contains(body, "example.com/hello@v1.2.0 is denied") || !strings.Contains(body, "test_rule: too new") || !strings.Contains(body, "fix: use v1.1.0") {

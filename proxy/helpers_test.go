@@ -17,6 +17,8 @@ import (
 
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/checksum"
+	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/proxy/modcache"
 	"github.com/modgate/modgate/proxy/proxytest"
 	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
@@ -42,11 +44,15 @@ func loadFixtures(t testing.TB) []proxytest.Module {
 // env is a modgate proxy in front of a hermetic upstream.
 type env struct {
 	up     *proxytest.Upstream
+	cache  *modcache.Cache
+	facts  *facts.Service
 	proxy  *proxy.Proxy
 	srv    *httptest.Server
 	root   string // storage root
 	client *upstream.Client
 	clock  *fakeClock
+	// decide, when an option sets it, decides every version.
+	decide proxy.DecideFunc
 }
 
 type fakeClock struct {
@@ -101,18 +107,29 @@ func newEnvFor(t testing.TB, up *proxytest.Upstream, opts ...envOption) *env {
 	}
 	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	v := &checksum.Verifier{DB: db, Upstream: client, Store: store, Logger: logger}
-	p := &proxy.Proxy{Upstream: client, Verifier: v, Store: store, Logger: logger, Now: clock.Now}
-	e := &env{up: up, proxy: p, root: root, client: client, clock: clock}
+	c := &modcache.Cache{Upstream: client, Verifier: v, Store: store, Logger: logger, Now: clock.Now}
+	e := &env{up: up, cache: c, root: root, client: client, clock: clock}
 	for _, o := range opts {
 		o(e)
 	}
+	e.facts = &facts.Service{Source: c, Logger: logger, Now: clock.Now}
+	e.proxy = &proxy.Proxy{Cache: c, Facts: e.facts, Logger: logger}
+	if e.decide != nil {
+		e.proxy.Decider = proxy.Filter{Facts: e.facts, Func: e.decide}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/sumdb/", &checksum.Passthrough{Verifier: v, Logger: logger, Now: clock.Now})
-	mux.Handle("/", p)
+	mux.Handle("/", e.proxy)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	t.Cleanup(p.Wait)
+	t.Cleanup(c.Wait)
 	return e
+}
+
+// restart returns a new cache on the same storage, as after a process
+// restart, with its clock at now.
+func (e *env) restart(now func() time.Time) *modcache.Cache {
+	return &modcache.Cache{Upstream: e.client, Verifier: e.cache.Verifier, Store: e.cache.Store, Logger: e.cache.Logger, Now: now}
 }
 
 // get fetches a path from the proxy and returns status and body.

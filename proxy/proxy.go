@@ -275,7 +275,11 @@ func (p *Proxy) exists(ctx context.Context, req Request) error {
 		return err
 	}
 	if m.Latest == "" {
-		return &modcache.FetchError{Module: req.Module, Kind: req.Kind, Err: errNoVersion}
+		cause := errNoVersion
+		if errors.Is(m.Unlisted, modcache.ErrNotCached) {
+			cause = modcache.ErrNotCached // say why: no upstream may be asked
+		}
+		return &modcache.FetchError{Module: req.Module, Kind: req.Kind, Err: cause}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/modgate/modgate/proxy/internal/modpath"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -90,7 +92,8 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		// A parsed request must round-trip through escaping and can never
 		// name a parent directory.
-		ep, ev, err := req.escaped()
+		var checks modpath.Checks
+		ep, ev, err := checks.Escape(req.Module, req.Version)
 		if err != nil {
 			t.Fatalf("ParseRequest(%q) = %+v, but escaping fails: %v", path, req, err)
 		}

@@ -11,9 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/scanner/check"
 	"github.com/modgate/modgate/scanner/check/checktest"
@@ -214,28 +212,20 @@ func TestGraphCommand(t *testing.T) {
 }
 
 // BenchmarkCheckPolicy150 evaluates a synthetic 150-module build list
-// with the real policy engine (built-in rules, the fixture vulnerability
-// database, decision cache disabled so every iteration evaluates all 150)
-// through the check's in-process policy path. Target: < 1 s.
+// with the real core (facts through the hermetic upstream, built-in rules,
+// the fixture vulnerability database, decision cache disabled so every
+// iteration evaluates all 150) through the check's in-process policy path.
+// Target: < 1 s.
 func BenchmarkCheckPolicy150(b *testing.B) {
 	w := checktest.NewWorld(b)
 	ctx := context.Background()
-	start := time.Now()
-	eng, err := policy.NewEngine(ctx, policy.Options{
-		Config: &policy.Config{Cache: policy.CacheConfig{TTL: -1}, Cooldown: policy.CooldownConfig{Days: 3}},
-		Vulns:  snapshotVulns{w.VulnSnapshot},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close()
-	b.Logf("NewEngine: %v", time.Since(start))
+	c := testCore(b, w.Up, "  cache: {ttl: -1}\n  cooldown: {days: 3}\n", filepath.Join(w.Testdata, "osv"))
 	mods := make([]check.ModuleQuery, 150)
 	for i := range mods {
-		mods[i] = check.ModuleQuery{Path: fmt.Sprintf("example.com/mod%03d", i), Version: fmt.Sprintf("v1.%d.0", i%9), Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+		mods[i] = check.ModuleQuery{Path: fmt.Sprintf("example.com/mod%03d", i), Version: fmt.Sprintf("v1.%d.0", i%9)}
 	}
 	mods[7] = check.ModuleQuery{Path: "example.com/vulnlib", Version: "v1.0.0"}
-	pol := &check.DeciderPolicy{Decider: eng.Decider()}
+	pol := &check.DeciderPolicy{Decider: c.decider}
 	for b.Loop() {
 		ds, err := pol.Evaluate(ctx, proxy.KindZip, mods)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -105,11 +106,28 @@ func readGoEnv(ctx context.Context, app *App) goEnv {
 		GONOPROXY: app.Getenv("GONOPROXY"), GOPRIVATE: app.Getenv("GOPRIVATE"), GOROOT: app.Getenv("GOROOT")}
 }
 
-func defaultConfig(app *App, ge goEnv) Config {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
+// userCacheDir is os.UserCacheDir for app's environment (not the
+// process's), so commands run in-process in tests stay hermetic.
+func userCacheDir(app *App) string {
+	if d := app.Getenv("XDG_CACHE_HOME"); d != "" && runtime.GOOS != "windows" && runtime.GOOS != "darwin" {
+		return d
 	}
+	switch home := app.Getenv("HOME"); {
+	case runtime.GOOS == "windows":
+		if d := app.Getenv("LocalAppData"); d != "" {
+			return d
+		}
+	case home == "":
+	case runtime.GOOS == "darwin":
+		return filepath.Join(home, "Library", "Caches")
+	default:
+		return filepath.Join(home, ".cache")
+	}
+	return os.TempDir()
+}
+
+func defaultConfig(app *App, ge goEnv) Config {
+	dir := userCacheDir(app)
 	nosum := ge.GONOSUMDB
 	if nosum == "" {
 		nosum = ge.GOPRIVATE

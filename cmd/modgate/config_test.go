@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modgate/modgate/proxy/proxytest"
 )
 
 func testApp(env ...string) (*App, *bytes.Buffer, *bytes.Buffer) {
@@ -113,4 +117,37 @@ func TestRunUsage(t *testing.T) {
 			t.Errorf("modgate %q = exit %d, output %q; want exit %d containing %q", tt.args, code, out.String()+errb.String(), tt.code, tt.want)
 		}
 	}
+}
+
+// testCore builds the core every deciding command uses, in front of the
+// hermetic upstream up, with policyYAML as the body of the policy section
+// and the OSV files of osvDir (if any) as the vulnerability database.
+func testCore(t testing.TB, up *proxytest.Upstream, policyYAML, osvDir string) *core {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "modgate.yaml")
+	vdb := "vulndb:\n  source: none\n  refresh: \"off\"\n"
+	if osvDir != "" {
+		vdb += "  extra: [" + osvDir + "]\n"
+	}
+	data := "upstream: " + up.URL + "\nsumdb: " + up.SumDBKey + "\nstorage_dir: " + filepath.Join(dir, "cache") +
+		"\nlist_ttl: 1ns\naccess_log: false\n" + vdb + "policy:\n" + policyYAML
+	if err := os.WriteFile(cfgFile, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, _, errb := testApp()
+	ctx := context.Background()
+	cfg, ge, _, err := loadServeConfig(ctx, app, "serve", []string{"--config", cfgFile})
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, errb)
+	}
+	c, err := newCore(ctx, cfg, ge, coreOptions{logger: app.Logger(false, slog.LevelError), oneShot: true, noVulns: osvDir == "", stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.loadVulns(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	return c
 }

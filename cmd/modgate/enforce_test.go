@@ -83,11 +83,11 @@ func startEnforcingVia(t *testing.T, policyYAML string, wrap func(http.Handler) 
 	if err != nil {
 		t.Fatalf("newServer: %v\n%s", err, errb)
 	}
-	if err := srv.vulns.Refresh(ctx); err != nil {
+	if err := srv.core.vulns.Refresh(ctx); err != nil {
 		t.Fatalf("loading the vulnerability database: %v", err)
 	}
 	hs := httptest.NewServer(srv.handler)
-	t.Cleanup(func() { hs.Close(); srv.proxy.Wait(); srv.engine.Close() })
+	t.Cleanup(func() { hs.Close(); srv.core.close() })
 	return &enforcing{up: up, url: hs.URL, clock: clock, out: out}
 }
 

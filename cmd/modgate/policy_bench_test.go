@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/proxytest"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkCachedHitPolicy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.vulns.Refresh(ctx); err != nil {
+	if err := srv.core.vulns.Refresh(ctx); err != nil {
 		b.Fatal(err)
 	}
 	paths := []string{"/example.com/hello/@v/v1.1.0.info", "/example.com/hello/@v/v1.1.0.mod", "/example.com/hello/@v/v1.1.0.zip",
@@ -47,19 +48,19 @@ func BenchmarkCachedHitPolicy(b *testing.B) {
 			b.Fatalf("GET %s = %d %s", p, rec.Code, rec.Body)
 		}
 	}
-	decider := srv.proxy.Decider
-	for _, mode := range []string{"on", "off"} {
-		b.Run("policy="+mode, func(b *testing.B) {
-			if mode == "off" {
-				srv.proxy.Decider = nil
-				defer func() { srv.proxy.Decider = decider }()
-			}
+	// The same cache and facts without a policy.
+	off := &proxy.Proxy{Cache: srv.core.cache, Facts: srv.core.facts}
+	for _, mode := range []struct {
+		name string
+		h    http.Handler
+	}{{"on", srv.proxy}, {"off", off}} {
+		b.Run("policy="+mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
 					rec := httptest.NewRecorder()
-					srv.handler.ServeHTTP(rec, reqs[i%len(reqs)])
+					mode.h.ServeHTTP(rec, reqs[i%len(reqs)])
 					if rec.Code != 200 {
 						b.Errorf("status %d", rec.Code)
 					}

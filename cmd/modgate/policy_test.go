@@ -72,7 +72,7 @@ func TestPolicyCheckCommand(t *testing.T) {
 
 func TestPolicyEvalCommand(t *testing.T) {
 	up := proxytest.New(t, proxytest.Fixtures(t))
-	env := []string{"GOPROXY=" + up.URL, "GOFLAGS=-mod=mod", "HOME=" + t.TempDir()}
+	env := []string{"GOPROXY=" + up.URL, "GOSUMDB=" + up.GOSUMDB(), "GOFLAGS=-mod=mod", "HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + t.TempDir()}
 	osv := "../../testdata/check/osv"
 	const now = "2030-01-01T00:00:00Z"
 

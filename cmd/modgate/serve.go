@@ -61,6 +61,7 @@ type flagSetResult struct{ args []string }
 // server is a wired modgate proxy server.
 type server struct {
 	handler http.Handler
+	proxy   *proxy.Proxy
 	core    *core
 	logger  *slog.Logger
 	logs    *bufferedWriter
@@ -122,7 +123,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
-	return &server{handler: h, core: c, logger: logger, logs: logw}, nil
+	return &server{handler: h, proxy: p, core: c, logger: logger, logs: logw}, nil
 }
 
 // routeProxyFirst sends module proxy requests (the only paths containing

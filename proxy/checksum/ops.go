@@ -3,6 +3,8 @@ package checksum
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -115,8 +117,16 @@ func (o *ops) ReadRemote(path string) ([]byte, error) {
 	return o.Remote(context.Background(), path)
 }
 
-func (o *ops) configKey(file string) string { return "sumdb/" + o.v.DB.Name + "/config/" + file }
-func (o *ops) cacheKey(file string) string  { return "sumdb/" + o.v.DB.Name + "/cache/" + file }
+// State is kept per database name and key: a database that changes its
+// key (or a test database reusing a name) starts from an empty tree
+// instead of failing to verify the old one's signed notes.
+func (o *ops) prefix() string {
+	h := sha256.Sum256([]byte(o.v.DB.Key))
+	return "sumdb/" + o.v.DB.Name + "/" + hex.EncodeToString(h[:4])
+}
+
+func (o *ops) configKey(file string) string { return o.prefix() + "/config/" + file }
+func (o *ops) cacheKey(file string) string  { return o.prefix() + "/cache/" + file }
 
 func (o *ops) read(key string) ([]byte, error) {
 	ctx := context.Background()

@@ -53,6 +53,7 @@ func TestFixturesAreValid(t *testing.T) {
 		"example.com/retracted":  {"v1.0.0", "v1.0.1", "v1.1.0"},
 		"example.com/nomod":      {"v1.0.0"},
 		"example.com/vulnlib":    {"v1.0.0", "v1.0.1", "v1.1.0"},
+		"golang.org/x/vulndb":    {"v0.0.0-20240103000000-0123456789ab"},
 		"example.com/deprecated": {"v1.0.0", "v1.1.0"},
 		"example.com/app":        {"v1.0.0"},
 		"example.com/dep":        {"v1.0.0"},

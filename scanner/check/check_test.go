@@ -331,7 +331,7 @@ func TestInProcessPolicy(t *testing.T) {
 	}
 	w := checktest.NewWorld(t)
 	fx := w.Repo(t, "denied")
-	rep := runFixture(t, w, fx, &check.DeciderPolicy{Decider: checktest.Decider{}})
+	rep := runFixture(t, w, fx, &check.DeciderPolicy{Decider: proxy.Filter{Facts: w.PolicyGate.Facts, Func: checktest.Decider{}.Decide}})
 	var got []string
 	for _, f := range rep.Findings {
 		got = append(got, findingLine(f))
@@ -345,15 +345,13 @@ func TestInProcessPolicy(t *testing.T) {
 
 	// A failing decider makes the check inconclusive, never clean.
 	_, err := check.Run(context.Background(), check.Options{Dir: fx.Dir, Go: graph.GoCmd{Env: w.GoEnv}, SkipRepro: true,
-		Policy: &check.DeciderPolicy{Decider: failDecider{}}})
+		Policy: &check.DeciderPolicy{Decider: proxy.Filter{Facts: w.PolicyGate.Facts, Func: failDecide}}})
 	if err == nil || !strings.Contains(err.Error(), "policy engine down") {
 		t.Errorf("Run with a failing decider: err = %v, want the decider's error", err)
 	}
 }
 
-type failDecider struct{}
-
-func (failDecider) Decide(context.Context, proxy.Query) (proxy.Decision, error) {
+func failDecide(context.Context, proxy.Query) (proxy.Decision, error) {
 	return proxy.Decision{}, errors.New("policy engine down")
 }
 
