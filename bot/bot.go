@@ -44,9 +44,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modgate/modgate/bot/forge"
-	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/bot/gitcmd"
 	"github.com/modgate/modgate/bot/gomod"
+	"github.com/modgate/modgate/proxy/api"
 )
 
 // BranchPrefix starts every branch the bot owns.

@@ -13,8 +13,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/bot/gomod"
+	"github.com/modgate/modgate/proxy/api"
 )
 
 // TemplateData is what [RepoConfig.CommitMessage] is executed with.

@@ -55,13 +55,13 @@ type Options struct {
 
 // Engine evaluates the policy. It is safe for concurrent use.
 type Engine struct {
-	facts    *facts.Service
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *metrics
-	dlog     *decisionLog
-	cache    *decisionCache
-	ids      idGen
+	facts   *facts.Service
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
+	dlog    *decisionLog
+	cache   *decisionCache
+	ids     idGen
 
 	state    atomic.Pointer[compiled]
 	reloadMu sync.Mutex // serializes Reload
@@ -83,7 +83,7 @@ type compiled struct {
 	// the zip's licenses even when it must be fetched first.
 	needsLicenses bool
 	cacheTTL      time.Duration // <0: no caching
-	rules       []string      // rule package names
+	rules         []string      // rule package names
 }
 
 // NewEngine validates the configuration, loads and compiles the built-in
@@ -178,13 +178,13 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
 	st := &compiled{
-		cfg:         cfg,
-		cfgDoc:      doc,
-		set:         set,
-		compiler:    compiler,
-		store:       store,
-		query:       pq,
-		digest:      set.digest(doc),
+		cfg:           cfg,
+		cfgDoc:        doc,
+		set:           set,
+		compiler:      compiler,
+		store:         store,
+		query:         pq,
+		digest:        set.digest(doc),
 		byClient:      clientSensitive(compiler.Modules),
 		maxCooldown:   cfg.maxCooldown(),
 		needsLicenses: cfg.Licenses.configured() || set.userReads("licenses", "license_status"),

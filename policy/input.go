@@ -44,9 +44,9 @@ type Update struct {
 // both as RFC 3339 strings and as nanoseconds since the epoch (the *_ns
 // fields, 0 when unknown) for arithmetic.
 type Input struct {
-	Module       string
-	Version      string
-	Kind         Kind
+	Module    string
+	Version   string
+	Kind      Kind
 	Time      time.Time // .info time; zero when not fetched
 	FirstSeen time.Time // when modgate first saw the version
 	// Initial reports that the version already existed at modgate's

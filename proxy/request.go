@@ -161,4 +161,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
-
