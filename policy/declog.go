@@ -2,95 +2,39 @@ package policy
 
 import (
 	"encoding/json"
-	"io"
-	"sync"
-	"time"
+
+	"github.com/modgate/modgate/policy/declog"
 )
 
-// decisionLog writes one JSON line per decision in the shape of OPA's
-// decision logs (decision_id, path, input, result, bundles, timestamp,
-// requested_by), plus modgate's vulndb_snapshot and cached fields.
-type decisionLog struct {
-	mu     sync.Mutex // serializes writes so lines never interleave
-	w      io.Writer
-	closer io.Closer
-	buf    []byte
+// openDecisionLog opens the decision log cfg describes, or the writer
+// opts.DecisionLog overrides it with (sampled, never rotated). It returns
+// nil when there is no log. See package declog for the record shapes.
+func openDecisionLog(cfg DecisionLogConfig, opts Options, m *metrics) (*declog.Log, error) {
+	return declog.Open(declog.Options{
+		Path:          cfg.Path,
+		Writer:        opts.DecisionLog,
+		Stdout:        opts.Stdout,
+		MaxSize:       int64(cfg.MaxSize),
+		MaxBackups:    cfg.MaxBackups,
+		SampleAllowed: cfg.SampleAllowed,
+		Rand:          opts.SampleRand,
+		Logger:        opts.Logger,
+		SampledOut:    m.logSampledOut,
+		Errors:        m.logErrors,
+		Rotations:     m.logRotations,
+	})
 }
 
-type logEntry struct {
-	id            string
-	input, result []byte // JSON
-	bundles       []byte // JSON
-	now           time.Time
-	client        string
-	snapshot      string
-	cached        bool
-	evalNS        int64
-	err           error
-}
-
-func (d *decisionLog) write(e logEntry) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	b := d.buf[:0]
-	b = append(b, `{"decision_id":`...)
-	b = appendString(b, e.id)
-	b = append(b, `,"path":"modgate/decision"`...)
-	if len(e.input) > 0 {
-		b = append(b, `,"input":`...)
-		b = append(b, e.input...)
-	}
-	if len(e.result) > 0 {
-		b = append(b, `,"result":`...)
-		b = append(b, e.result...)
-	}
-	if e.err != nil {
-		b = append(b, `,"error":`...)
-		b = appendString(b, e.err.Error())
-	}
-	if len(e.bundles) > 0 {
-		b = append(b, `,"bundles":`...)
-		b = append(b, e.bundles...)
-	}
-	b = append(b, `,"timestamp":"`...)
-	b = e.now.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","requested_by":`...)
-	b = appendString(b, e.client)
-	b = append(b, `,"vulndb_snapshot":`...)
-	b = appendString(b, e.snapshot)
-	if e.cached {
-		b = append(b, `,"cached":true`...)
-	} else if e.evalNS > 0 {
-		b = append(b, `,"metrics":{"timer_modgate_decide_ns":`...)
-		b = appendInt(b, e.evalNS)
-		b = append(b, '}')
-	}
-	b = append(b, "}\n"...)
-	d.buf = b
-	_, _ = d.w.Write(b) // a failing log must not fail decisions
-}
-
-func (d *decisionLog) close() error {
-	if d.closer != nil {
-		return d.closer.Close()
-	}
-	return nil
-}
-
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	q, _ := json.Marshal(n)
-	return append(b, q...)
+// cleanResult reports whether r allowed the version without findings,
+// which makes its log record subject to sampling.
+func cleanResult(r *Result) bool {
+	return len(r.Deny) == 0 && len(r.Warn) == 0 && len(r.Audit) == 0
 }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return appendString(nil, "unencodable: "+err.Error())
+		b, _ = json.Marshal("unencodable: " + err.Error())
 	}
 	return b
 }

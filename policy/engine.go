@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modgate/modgate/policy/declog"
 )
 
 // DecisionPath is the Rego document every decision evaluates.
@@ -49,6 +50,10 @@ type Options struct {
 	DecisionLog io.Writer
 	// Stdout is where Config.DecisionLog "-" writes; nil means os.Stdout.
 	Stdout io.Writer
+	// SampleRand returns numbers in [0, 1) to sample the decision log
+	// (Config.DecisionLog.SampleAllowed); it must be safe for concurrent
+	// use. Nil means math/rand/v2.Float64.
+	SampleRand func() float64
 }
 
 // Engine evaluates the policy. It is safe for concurrent use.
@@ -59,7 +64,7 @@ type Engine struct {
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *metrics
-	dlog     *decisionLog
+	dlog     *declog.Log
 	cache    *decisionCache
 	ids      idGen
 
@@ -128,21 +133,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("registering policy metrics: %w", err)
 		}
 	}
-	switch {
-	case opts.DecisionLog != nil:
-		e.dlog = &decisionLog{w: opts.DecisionLog}
-	case cfg.DecisionLog == "-":
-		w := opts.Stdout
-		if w == nil {
-			w = os.Stdout
-		}
-		e.dlog = &decisionLog{w: w}
-	case cfg.DecisionLog != "":
-		f, err := os.OpenFile(cfg.DecisionLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("opening decision log: %w", err)
-		}
-		e.dlog = &decisionLog{w: f, closer: f}
+	if e.dlog, err = openDecisionLog(cfg.DecisionLog, opts, e.metrics); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -214,7 +206,7 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 // Reload re-reads the policy files and, if cfg is not nil, switches to
 // cfg; then re-prepares the query if anything changed. On error the engine
 // keeps its current policy. Cached decisions of the old policy are dropped.
-// The decision log destination and cache size are fixed at NewEngine.
+// The decision log settings and cache size are fixed at NewEngine.
 func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
@@ -278,7 +270,7 @@ func (e *Engine) Invalidate(module string) {
 // Close flushes and closes the decision log.
 func (e *Engine) Close() error {
 	if e.dlog != nil {
-		return e.dlog.close()
+		return e.dlog.Close()
 	}
 	return nil
 }
@@ -346,8 +338,8 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 				// IDs name log lines; without a log a cache hit
 				// needs none (this is the proxy's hottest path).
 				res.DecisionID = e.ids.next()
-				e.dlog.write(logEntry{id: res.DecisionID, input: ent.input, result: ent.result,
-					bundles: ent.bundles, now: now, client: req.Client, snapshot: snap, cached: true})
+				e.dlog.Decision(&declog.Decision{ID: res.DecisionID, Input: ent.input, Result: ent.result, Clean: cleanResult(&res),
+					Bundles: ent.bundles, PolicyRevision: ent.digest, Time: now, Client: req.Client, VulnDB: snap, Cached: true})
 			}
 			return res, nil
 		}
@@ -364,8 +356,8 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		e.metrics.errors.Inc()
 		if e.dlog != nil {
-			e.dlog.write(logEntry{id: id, input: mustJSON(in), bundles: bundlesJSON(st.bundles),
-				now: now, client: req.Client, snapshot: snap, err: err})
+			e.dlog.Decision(&declog.Decision{ID: id, Input: mustJSON(in), Bundles: bundlesJSON(st.bundles),
+				PolicyRevision: st.digest, Time: now, Client: req.Client, VulnDB: snap, Err: err})
 		}
 		return Result{}, err
 	}
@@ -379,8 +371,8 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	ent := &cacheEntry{res: res, digest: st.digest, snapshot: snap, counters: counters}
 	if e.dlog != nil {
 		ent.input, ent.result, ent.bundles = mustJSON(in), resultJSON(&res), bundlesJSON(st.bundles)
-		e.dlog.write(logEntry{id: id, input: ent.input, result: ent.result, bundles: ent.bundles,
-			now: now, client: req.Client, snapshot: snap, evalNS: time.Since(start).Nanoseconds()})
+		e.dlog.Decision(&declog.Decision{ID: id, Input: ent.input, Result: ent.result, Clean: cleanResult(&res), Bundles: ent.bundles,
+			PolicyRevision: st.digest, Time: now, Client: req.Client, VulnDB: snap, EvalNS: time.Since(start).Nanoseconds()})
 	}
 	if st.cacheTTL > 0 {
 		exp := now.Add(st.cacheTTL)
