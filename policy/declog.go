@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/modgate/modgate/policy/declog"
 )
@@ -29,6 +30,34 @@ func openDecisionLog(cfg DecisionLogConfig, opts Options, m *metrics) (*declog.L
 // which makes its log record subject to sampling.
 func cleanResult(r *Result) bool {
 	return len(r.Deny) == 0 && len(r.Warn) == 0 && len(r.Audit) == 0
+}
+
+// addCandidate files one candidate of a list or @latest request in l: as
+// allowed or denied by its result, and under audit and warn when it has
+// such findings. Call it in candidate order.
+func addCandidate(l *declog.Listing, version string, r *Result) {
+	if r.Allowed() {
+		l.Allowed = append(l.Allowed, version)
+	} else {
+		l.Denied = append(l.Denied, declog.Candidate{Version: version, Rules: ruleNames(r.Deny)})
+	}
+	if len(r.Audit) > 0 {
+		l.Audit = append(l.Audit, declog.Candidate{Version: version, Rules: ruleNames(r.Audit)})
+	}
+	if len(r.Warn) > 0 {
+		l.Warn = append(l.Warn, declog.Candidate{Version: version, Rules: ruleNames(r.Warn)})
+	}
+}
+
+// ruleNames returns the distinct rules of vs, in order.
+func ruleNames(vs []Violation) []string {
+	names := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if !slices.Contains(names, v.Rule) {
+			names = append(names, v.Rule)
+		}
+	}
+	return names
 }
 
 func mustJSON(v any) []byte {

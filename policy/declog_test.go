@@ -117,3 +117,24 @@ func TestDecisionLogConfigOpenFails(t *testing.T) {
 		t.Fatal("NewEngine with an unopenable decision log succeeded")
 	}
 }
+
+func TestDecisionLogListingCandidates(t *testing.T) {
+	var l declog.Listing
+	for _, c := range []struct {
+		version string
+		res     Result
+	}{
+		{"v1.0.0", Result{}},
+		{"v1.1.0", Result{Deny: []Violation{{Rule: "vulnerabilities", Msg: "GO-1"}, {Rule: "vulnerabilities", Msg: "GO-2"}, {Rule: "cooldown"}}}},
+		{"v1.2.0", Result{Audit: []Violation{{Rule: "licenses"}}, Warn: []Violation{{Rule: "deprecated"}}}},
+		{"v1.3.0", Result{Deny: []Violation{{Rule: "cooldown"}}, Audit: []Violation{{Rule: "licenses"}}}},
+	} {
+		addCandidate(&l, c.version, &c.res)
+	}
+	got, _ := json.Marshal(struct{ Allowed, Denied, Audit, Warn any }{l.Allowed, l.Denied, l.Audit, l.Warn})
+	want := `{"Allowed":["v1.0.0","v1.2.0"],"Denied":[{"version":"v1.1.0","rules":["vulnerabilities","cooldown"]},{"version":"v1.3.0","rules":["cooldown"]}],` +
+		`"Audit":[{"version":"v1.2.0","rules":["licenses"]},{"version":"v1.3.0","rules":["licenses"]}],"Warn":[{"version":"v1.2.0","rules":["deprecated"]}]}`
+	if string(got) != want {
+		t.Errorf("candidates = %s\nwant %s", got, want)
+	}
+}

@@ -36,7 +36,8 @@
 // "kind" is "list" or "latest"; decision records have no top-level "kind"
 // (the artifact kind is input.kind). "allowed" lists every version served,
 // including those with audit or warn findings; "denied" lists the versions
-// withheld; "audit" and "warn" annotate allowed versions. "chosen" (latest
+// withheld; "audit" and "warn" list the versions with would-be denials
+// (rules in audit mode) and warnings, allowed or not. "chosen" (latest
 // only) is the version answered, "" when none was allowed.
 //
 // Every record carries "policy_revision" (the digest of the rules, data
@@ -135,10 +136,10 @@ type Listing struct {
 	Allowed []string
 	// Denied lists the versions withheld and the rules that denied each.
 	Denied []Candidate
-	// Audit lists served versions with would-be denials (rules in audit
-	// mode).
+	// Audit lists the versions with would-be denials (rules in audit
+	// mode), allowed or not.
 	Audit []Candidate
-	// Warn lists served versions with warnings.
+	// Warn lists the versions with warnings, allowed or not.
 	Warn []Candidate
 	// Chosen is the version @latest answered, "" when none was allowed.
 	// Written for KindLatest only.
