@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/modgate/modgate/policy/declog"
+	"github.com/modgate/modgate/proxy"
 )
 
 // openDecisionLog opens the decision log cfg describes, or the writer
@@ -33,19 +34,19 @@ func cleanResult(r *Result) bool {
 }
 
 // addCandidate files one candidate of a list or @latest request in l: as
-// allowed or denied by its result, and under audit and warn when it has
+// allowed or denied by its decision, and under audit and warn when it has
 // such findings. Call it in candidate order.
-func addCandidate(l *declog.Listing, version string, r *Result) {
-	if r.Allowed() {
+func addCandidate(l *declog.Listing, version string, d proxy.Decision) {
+	if d.Allowed() {
 		l.Allowed = append(l.Allowed, version)
 	} else {
-		l.Denied = append(l.Denied, declog.Candidate{Version: version, Rules: ruleNames(r.Deny)})
+		l.Denied = append(l.Denied, declog.Candidate{Version: version, Rules: ruleNames(d.Deny)})
 	}
-	if len(r.Audit) > 0 {
-		l.Audit = append(l.Audit, declog.Candidate{Version: version, Rules: ruleNames(r.Audit)})
+	if len(d.Audit) > 0 {
+		l.Audit = append(l.Audit, declog.Candidate{Version: version, Rules: ruleNames(d.Audit)})
 	}
-	if len(r.Warn) > 0 {
-		l.Warn = append(l.Warn, declog.Candidate{Version: version, Rules: ruleNames(r.Warn)})
+	if len(d.Warn) > 0 {
+		l.Warn = append(l.Warn, declog.Candidate{Version: version, Rules: ruleNames(d.Warn)})
 	}
 }
 

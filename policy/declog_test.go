@@ -122,14 +122,14 @@ func TestDecisionLogListingCandidates(t *testing.T) {
 	var l declog.Listing
 	for _, c := range []struct {
 		version string
-		res     Result
+		d       proxy.Decision
 	}{
-		{"v1.0.0", Result{}},
-		{"v1.1.0", Result{Deny: []Violation{{Rule: "vulnerabilities", Msg: "GO-1"}, {Rule: "vulnerabilities", Msg: "GO-2"}, {Rule: "cooldown"}}}},
-		{"v1.2.0", Result{Audit: []Violation{{Rule: "licenses"}}, Warn: []Violation{{Rule: "deprecated"}}}},
-		{"v1.3.0", Result{Deny: []Violation{{Rule: "cooldown"}}, Audit: []Violation{{Rule: "licenses"}}}},
+		{"v1.0.0", proxy.Decision{}},
+		{"v1.1.0", proxy.Decision{Deny: []Violation{{Rule: "vulnerabilities", Msg: "GO-1"}, {Rule: "vulnerabilities", Msg: "GO-2"}, {Rule: "cooldown"}}}},
+		{"v1.2.0", proxy.Decision{Audit: []Violation{{Rule: "licenses"}}, Warn: []Violation{{Rule: "deprecated"}}}},
+		{"v1.3.0", proxy.Decision{Deny: []Violation{{Rule: "cooldown"}}, Audit: []Violation{{Rule: "licenses"}}}},
 	} {
-		addCandidate(&l, c.version, &c.res)
+		addCandidate(&l, c.version, c.d)
 	}
 	got, _ := json.Marshal(struct{ Allowed, Denied, Audit, Warn any }{l.Allowed, l.Denied, l.Audit, l.Warn})
 	want := `{"Allowed":["v1.0.0","v1.2.0"],"Denied":[{"version":"v1.1.0","rules":["vulnerabilities","cooldown"]},{"version":"v1.3.0","rules":["cooldown"]}],` +
