@@ -3,10 +3,15 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Mode says what happens to a rule's deny findings.
@@ -79,9 +84,10 @@ type Config struct {
 	// built-ins. Relative paths are relative to the config file's
 	// directory when loaded with [LoadConfig]. Nil means built-ins only.
 	Paths []string `yaml:"paths"`
-	// DecisionLog is where every decision is written as one JSON line: a
-	// file path (appended to), "-" for stdout, or "" for no log.
-	DecisionLog string `yaml:"decision_log"`
+	// DecisionLog configures the decision log: where decisions are
+	// written as JSON lines, rotation and sampling. In YAML it is either
+	// the path alone or a mapping. The zero value writes no log.
+	DecisionLog DecisionLogConfig `yaml:"decision_log"`
 	// ServeInfoModWhenDenied makes the proxy adapter serve .info and .mod
 	// of denied versions (downgrading their denies to warnings), so
 	// module graph resolution keeps working and the denial surfaces when
@@ -191,6 +197,123 @@ type CacheConfig struct {
 	TTL time.Duration `yaml:"ttl"`
 	// Size caps the number of cached decisions. 0 means 100000.
 	Size int `yaml:"size"`
+}
+
+// DecisionLogConfig configures the decision log (see docs/decision-log.md).
+// In YAML it is either a path alone (decision_log: /var/log/x.jsonl) or a
+// mapping of these fields.
+type DecisionLogConfig struct {
+	// Path is where decisions are written, one JSON line each: a file
+	// (appended to), "-" for stdout, or "" for no log.
+	Path string `yaml:"path"`
+	// MaxSize rotates the file before a record would take it past this
+	// size (100MB, 1GiB, or a number of bytes). 0 never rotates.
+	// Ignored unless Path is a file.
+	MaxSize ByteSize `yaml:"max_size"`
+	// MaxBackups is how many rotated files (Path.1 newest ... Path.N
+	// oldest) are kept. 0 means 5.
+	MaxBackups int `yaml:"max_backups"`
+	// SampleAllowed is the fraction, between 0 and 1, of allowed
+	// decisions without findings that are recorded; denied, warned,
+	// audited and failed decisions always are. Nil means 1: all.
+	SampleAllowed *float64 `yaml:"sample_allowed"`
+}
+
+// UnmarshalYAML accepts a scalar (the path) or a mapping, whose unknown
+// keys it reports.
+func (c *DecisionLogConfig) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*c = DecisionLogConfig{}
+		return n.Decode(&c.Path)
+	case yaml.MappingNode:
+	default:
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: decision_log: want a path or a mapping", n.Line)}}
+	}
+	var msgs []string
+	known := fieldTypes(reflect.TypeFor[DecisionLogConfig]())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; known[k.Value] == nil {
+			msgs = append(msgs, fmt.Sprintf("line %d: field %s not found in type policy.DecisionLogConfig", k.Line, k.Value))
+		}
+	}
+	type plain DecisionLogConfig // without this method
+	if err := n.Decode((*plain)(c)); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return err
+		}
+		msgs = append(msgs, te.Errors...)
+	}
+	if len(msgs) > 0 {
+		return &yaml.TypeError{Errors: msgs}
+	}
+	return nil
+}
+
+// check reports invalid settings through bad.
+func (c *DecisionLogConfig) check(bad func(field, format string, args ...any)) {
+	if c.MaxSize < 0 {
+		bad("decision_log.max_size", "%d: must not be negative", c.MaxSize)
+	}
+	if c.MaxBackups < 0 {
+		bad("decision_log.max_backups", "%d: must not be negative", c.MaxBackups)
+	}
+	if r := c.SampleAllowed; r != nil && !(*r >= 0 && *r <= 1) {
+		bad("decision_log.sample_allowed", "%v: want a fraction between 0 and 1", *r)
+	}
+}
+
+// ByteSize is a size in bytes. In YAML it is an integer or a number with
+// a unit; see [ParseByteSize].
+type ByteSize int64
+
+// UnmarshalYAML parses the size with [ParseByteSize].
+func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: size %q: want bytes or a number with a unit such as 100MB or 1GiB", n.Line, n.Value)}}
+	}
+	*s = v
+	return nil
+}
+
+var byteUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+	"ki": 1 << 10, "kib": 1 << 10, "mi": 1 << 20, "mib": 1 << 20, "gi": 1 << 30, "gib": 1 << 30, "ti": 1 << 40, "tib": 1 << 40,
+}
+
+// ParseByteSize parses a size such as "100MB", "1.5 GiB" or "4096": a
+// number, optionally signed or fractional, and a case-insensitive unit: B,
+// KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).
+// "" is 0.
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' })
+	if i < 0 {
+		i = len(s)
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	mult, ok := byteUnits[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q", s, s[i:])
+	}
+	if n, err := strconv.ParseInt(num, 10, 64); err == nil && mult == 1 {
+		return ByteSize(n), nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("size %q: bad number %q", s, num)
+	}
+	v := math.Round(f * mult)
+	if math.Abs(v) >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return ByteSize(v), nil
 }
 
 const (
@@ -420,6 +543,7 @@ func (c *Config) normalize() (map[string]any, error) {
 	if c.Cache.Size < 0 {
 		bad("cache.size", "%d: must not be negative", c.Cache.Size)
 	}
+	c.DecisionLog.check(bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,13 @@ func TestValidateNamesField(t *testing.T) {
 		{Config{Waivers: []Waiver{{Module: "m", Reason: "r", Owner: "o", Expires: "2025-01-01", Rules: []string{""}}}}, "waivers[0].rules[0]: empty rule name"},
 		{Config{Paths: []string{""}}, "paths[0]: empty path"},
 		{Config{Cache: CacheConfig{Size: -1}}, "cache.size: -1"},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", MaxSize: 100 << 20, MaxBackups: 3, SampleAllowed: ptr(0.0)}}, ""},
+		{Config{DecisionLog: DecisionLogConfig{Path: "-", SampleAllowed: ptr(1.0)}}, ""},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", MaxSize: -1}}, "decision_log.max_size: -1: must not be negative"},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", MaxBackups: -2}}, "decision_log.max_backups: -2: must not be negative"},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", SampleAllowed: ptr(1.5)}}, "decision_log.sample_allowed: 1.5: want a fraction between 0 and 1"},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", SampleAllowed: ptr(-0.1)}}, "decision_log.sample_allowed: -0.1"},
+		{Config{DecisionLog: DecisionLogConfig{Path: "d.jsonl", SampleAllowed: ptr(math.NaN())}}, "decision_log.sample_allowed: NaN"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
@@ -221,6 +229,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		cfg.Paths = nil // keep the fuzzer off the file system
+		cfg.DecisionLog.Path = ""
 		if _, err := NewEngine(ctx, Options{Config: cfg}); err != nil {
 			t.Fatalf("valid config %q: NewEngine: %v", data, err)
 		}
@@ -293,6 +302,102 @@ func TestMalformedRuleOutput(t *testing.T) {
 		}
 		if rulesOf(r.Deny) != tt.wantDeny {
 			t.Errorf("%q: deny = %v, want rules %q", tt.src, r.Deny, tt.wantDeny)
+		}
+	}
+}
+
+func TestParseConfigDecisionLog(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      DecisionLogConfig
+	}{
+		{"absent", "mode: audit\n", DecisionLogConfig{}},
+		{"scalar", "decision_log: /var/log/modgate/decisions.jsonl\n", DecisionLogConfig{Path: "/var/log/modgate/decisions.jsonl"}},
+		{"stdout", "decision_log: \"-\"\n", DecisionLogConfig{Path: "-"}},
+		{"empty", "decision_log: \"\"\n", DecisionLogConfig{}},
+		{"null", "decision_log:\n", DecisionLogConfig{}},
+		{"mapping", "decision_log:\n  path: /var/log/d.jsonl\n  max_size: 100MB\n  max_backups: 5\n  sample_allowed: 0.1\n",
+			DecisionLogConfig{Path: "/var/log/d.jsonl", MaxSize: 100_000_000, MaxBackups: 5, SampleAllowed: ptr(0.1)}},
+		{"mapping in modgate config", "policy:\n  decision_log: {path: d.jsonl, max_size: 1GiB, sample_allowed: 0}\n",
+			DecisionLogConfig{Path: "d.jsonl", MaxSize: 1 << 30, SampleAllowed: ptr(0.0)}},
+		{"bytes", "decision_log: {path: d.jsonl, max_size: 4096}\n", DecisionLogConfig{Path: "d.jsonl", MaxSize: 4096}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig("c.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatalf("ParseConfig(%q) = %v", tt.src, err)
+			}
+			got := cfg.DecisionLog
+			if got.Path != tt.want.Path || got.MaxSize != tt.want.MaxSize || got.MaxBackups != tt.want.MaxBackups ||
+				(got.SampleAllowed == nil) != (tt.want.SampleAllowed == nil) || got.SampleAllowed != nil && *got.SampleAllowed != *tt.want.SampleAllowed {
+				t.Errorf("ParseConfig(%q).DecisionLog = %+v, want %+v", tt.src, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigDecisionLogErrors(t *testing.T) {
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"decision_log:\n  path: d.jsonl\n  max_size: -5MB\n", []string{"c.yaml:3: decision_log.max_size: -5000000: must not be negative"}},
+		{"policy:\n  decision_log:\n    path: d.jsonl\n    sample_allowed: 2\n", []string{"c.yaml:4: policy.decision_log.sample_allowed: 2: want a fraction between 0 and 1"}},
+		{"decision_log:\n  path: d.jsonl\n  max_backups: -1\n  sample_allowed: -1\n", []string{"c.yaml:3: decision_log.max_backups: -1", "c.yaml:4: decision_log.sample_allowed: -1"}},
+		{"decision_log:\n  path: d.jsonl\n  max_size: lots\n", []string{`c.yaml:3: size "lots": want bytes or a number with a unit such as 100MB or 1GiB`}},
+		{"decision_log:\n  path: d.jsonl\n  max_sise: 1MB\n  max_backups: many\n", []string{"c.yaml:3: field max_sise not found in type policy.DecisionLogConfig", "c.yaml:4: cannot unmarshal !!str `many` into int"}},
+		{"decision_log: [a, b]\n", []string{"c.yaml:1: decision_log: want a path or a mapping"}},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig("c.yaml", []byte(tt.src))
+		var ce *ConfigError
+		if err == nil || !errors.As(err, &ce) {
+			t.Errorf("ParseConfig(%q) = %v, want ConfigErrors", tt.src, err)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ParseConfig(%q) = %v\nwant an error containing %q", tt.src, err, w)
+			}
+		}
+		if n := len(unjoin(err)); n != len(tt.want) {
+			t.Errorf("ParseConfig(%q) has %d errors, want %d:\n%v", tt.src, n, len(tt.want), err)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"", 0, false},
+		{"0", 0, false},
+		{"4096", 4096, false},
+		{"100B", 100, false},
+		{"100KB", 100_000, false},
+		{"100MB", 100_000_000, false},
+		{"2GB", 2_000_000_000, false},
+		{"1TB", 1_000_000_000_000, false},
+		{"64KiB", 64 << 10, false},
+		{"100MiB", 100 << 20, false},
+		{"1GiB", 1 << 30, false},
+		{"1.5GiB", 3 << 29, false},
+		{" 10 mb ", 10_000_000, false},
+		{"10mib", 10 << 20, false},
+		{"-5MB", -5_000_000, false},
+		{"5XB", 0, true},
+		{"MB", 0, true},
+		{"1.2.3MB", 0, true},
+		{"lots", 0, true},
+		{"99999999999TiB", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }

@@ -146,19 +146,15 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, errs *[]
 		}
 		return path + "." + k
 	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		return // a type that decodes itself reports its own unknown keys
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return // Decode reports the type mismatch
 		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := fieldTypes(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			ft, ok := fields[k.Value]
@@ -183,6 +179,19 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, errs *[]
 			checkKnown(file, n.Content[i+1], t.Elem(), join(n.Content[i].Value), errs)
 		}
 	}
+}
+
+// fieldTypes maps the YAML names of struct type t's fields to their types.
+func fieldTypes(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	return fields
 }
 
 var pathTokRE = regexp.MustCompile(`[^.\[\]]+|\[\d+\]`)

@@ -2,147 +2,69 @@ package policy
 
 import (
 	"encoding/json"
-	"io"
-	"sync"
-	"time"
+	"slices"
+
+	"github.com/modgate/modgate/policy/declog"
+	"github.com/modgate/modgate/proxy"
 )
 
-// decisionLog writes one JSON line per decision in the shape of OPA's
-// decision logs (decision_id, path, input, result, bundles, timestamp,
-// requested_by), plus modgate's vulndb_snapshot and cached fields.
-type decisionLog struct {
-	mu     sync.Mutex // serializes writes so lines never interleave
-	w      io.Writer
-	closer io.Closer
-	buf    []byte
+// openDecisionLog opens the decision log cfg describes, or the writer
+// opts.DecisionLog overrides it with (sampled, never rotated). It returns
+// nil when there is no log. See package declog for the record shapes.
+func openDecisionLog(cfg DecisionLogConfig, opts Options, m *metrics) (*declog.Log, error) {
+	return declog.Open(declog.Options{
+		Path:          cfg.Path,
+		Writer:        opts.DecisionLog,
+		Stdout:        opts.Stdout,
+		MaxSize:       int64(cfg.MaxSize),
+		MaxBackups:    cfg.MaxBackups,
+		SampleAllowed: cfg.SampleAllowed,
+		Rand:          opts.SampleRand,
+		Logger:        opts.Logger,
+		SampledOut:    m.logSampledOut,
+		Errors:        m.logErrors,
+		Rotations:     m.logRotations,
+	})
 }
 
-type logEntry struct {
-	id            string
-	input, result []byte // JSON
-	bundles       []byte // JSON
-	now           time.Time
-	client        string
-	snapshot      string
-	cached        bool
-	evalNS        int64
-	err           error
+// cleanResult reports whether r allowed the version without findings,
+// which makes its log record subject to sampling.
+func cleanResult(r *Result) bool {
+	return len(r.Deny) == 0 && len(r.Warn) == 0 && len(r.Audit) == 0
 }
 
-func (d *decisionLog) write(e logEntry) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	b := d.buf[:0]
-	b = append(b, `{"decision_id":`...)
-	b = appendString(b, e.id)
-	b = append(b, `,"path":"modgate/decision"`...)
-	if len(e.input) > 0 {
-		b = append(b, `,"input":`...)
-		b = append(b, e.input...)
+// addCandidate files one candidate of a list or @latest request in l: as
+// allowed or denied by its decision, and under audit and warn when it has
+// such findings. Call it in candidate order.
+func addCandidate(l *declog.Listing, version string, d proxy.Decision) {
+	if d.Allowed() {
+		l.Allowed = append(l.Allowed, version)
+	} else {
+		l.Denied = append(l.Denied, declog.Candidate{Version: version, Rules: ruleNames(d.Deny)})
 	}
-	if len(e.result) > 0 {
-		b = append(b, `,"result":`...)
-		b = append(b, e.result...)
+	if len(d.Audit) > 0 {
+		l.Audit = append(l.Audit, declog.Candidate{Version: version, Rules: ruleNames(d.Audit)})
 	}
-	if e.err != nil {
-		b = append(b, `,"error":`...)
-		b = appendString(b, e.err.Error())
+	if len(d.Warn) > 0 {
+		l.Warn = append(l.Warn, declog.Candidate{Version: version, Rules: ruleNames(d.Warn)})
 	}
-	if len(e.bundles) > 0 {
-		b = append(b, `,"bundles":`...)
-		b = append(b, e.bundles...)
-	}
-	b = append(b, `,"timestamp":"`...)
-	b = e.now.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","requested_by":`...)
-	b = appendString(b, e.client)
-	b = append(b, `,"vulndb_snapshot":`...)
-	b = appendString(b, e.snapshot)
-	if e.cached {
-		b = append(b, `,"cached":true`...)
-	} else if e.evalNS > 0 {
-		b = append(b, `,"metrics":{"timer_modgate_decide_ns":`...)
-		b = appendInt(b, e.evalNS)
-		b = append(b, '}')
-	}
-	b = append(b, "}\n"...)
-	d.buf = b
-	_, _ = d.w.Write(b) // a failing log must not fail decisions
 }
 
-// listingEntry is one list or @latest request: its candidates and, for
-// @latest, the version chosen.
-type listingEntry struct {
-	id               string
-	kind             Kind
-	module           string
-	allowed, audit   []string
-	denied           []deniedCandidate
-	chosen           string
-	bundles          []byte
-	digest           string
-	now              time.Time
-	client, snapshot string
-}
-
-type deniedCandidate struct {
-	Version string   `json:"version"`
-	Rules   []string `json:"rules"`
-}
-
-func (d *decisionLog) writeListing(e listingEntry) {
-	nz := func(s []string) []string {
-		if s == nil {
-			return []string{}
+// ruleNames returns the distinct rules of vs, in order.
+func ruleNames(vs []Violation) []string {
+	names := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if !slices.Contains(names, v.Rule) {
+			names = append(names, v.Rule)
 		}
-		return s
 	}
-	denied := e.denied
-	if denied == nil {
-		denied = []deniedCandidate{}
-	}
-	rec := struct {
-		ID         string          `json:"decision_id"`
-		Path       string          `json:"path"`
-		Kind       Kind            `json:"kind"`
-		Module     string          `json:"module"`
-		Candidates any             `json:"candidates"`
-		Chosen     string          `json:"chosen,omitempty"`
-		Bundles    json.RawMessage `json:"bundles"`
-		Revision   string          `json:"policy_revision"`
-		Timestamp  string          `json:"timestamp"`
-		Client     string          `json:"requested_by"`
-		Snapshot   string          `json:"vulndb_snapshot"`
-	}{e.id, "modgate/" + string(e.kind), e.kind, e.module,
-		map[string]any{"allowed": nz(e.allowed), "denied": denied, "audit": nz(e.audit)},
-		e.chosen, e.bundles, e.digest, e.now.UTC().Format(time.RFC3339Nano), e.client, e.snapshot}
-	b, _ := json.Marshal(rec)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, _ = d.w.Write(append(b, '\n'))
-}
-
-func (d *decisionLog) close() error {
-	if d.closer != nil {
-		return d.closer.Close()
-	}
-	return nil
-}
-
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	q, _ := json.Marshal(n)
-	return append(b, q...)
+	return names
 }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return appendString(nil, "unencodable: "+err.Error())
+		b, _ = json.Marshal("unencodable: " + err.Error())
 	}
 	return b
 }

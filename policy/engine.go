@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modgate/modgate/policy/declog"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/facts"
 )
@@ -51,6 +51,10 @@ type Options struct {
 	DecisionLog io.Writer
 	// Stdout is where Config.DecisionLog "-" writes; nil means os.Stdout.
 	Stdout io.Writer
+	// SampleRand returns numbers in [0, 1) to sample the decision log
+	// (Config.DecisionLog.SampleAllowed); it must be safe for concurrent
+	// use. Nil means math/rand/v2.Float64.
+	SampleRand func() float64
 }
 
 // Engine evaluates the policy. It is safe for concurrent use.
@@ -59,7 +63,7 @@ type Engine struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
-	dlog    *decisionLog
+	dlog    *declog.Log
 	cache   *decisionCache
 	ids     idGen
 
@@ -125,21 +129,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("registering policy metrics: %w", err)
 		}
 	}
-	switch {
-	case opts.DecisionLog != nil:
-		e.dlog = &decisionLog{w: opts.DecisionLog}
-	case cfg.DecisionLog == "-":
-		w := opts.Stdout
-		if w == nil {
-			w = os.Stdout
-		}
-		e.dlog = &decisionLog{w: w}
-	case cfg.DecisionLog != "":
-		f, err := os.OpenFile(cfg.DecisionLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("opening decision log: %w", err)
-		}
-		e.dlog = &decisionLog{w: f, closer: f}
+	if e.dlog, err = openDecisionLog(cfg.DecisionLog, opts, e.metrics); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -212,7 +203,7 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 // Reload re-reads the policy files and, if cfg is not nil, switches to
 // cfg; then re-prepares the query if anything changed. On error the engine
 // keeps its current policy. Cached decisions of the old policy are dropped.
-// The decision log destination and cache size are fixed at NewEngine.
+// The decision log settings and cache size are fixed at NewEngine.
 func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
@@ -268,7 +259,7 @@ func (e *Engine) Config() *Config { return e.state.Load().cfg }
 // Close flushes and closes the decision log.
 func (e *Engine) Close() error {
 	if e.dlog != nil {
-		return e.dlog.close()
+		return e.dlog.Close()
 	}
 	return nil
 }
@@ -330,8 +321,8 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		e.metrics.errors.Inc()
 		if e.dlog != nil {
-			e.dlog.write(logEntry{id: e.ids.next(), input: mustJSON(d.in), bundles: bundlesJSON(st.bundles),
-				now: now, client: req.Client.ID(), snapshot: snap, err: err})
+			e.dlog.Decision(&declog.Decision{ID: e.ids.next(), Input: mustJSON(d.in), Bundles: bundlesJSON(st.bundles),
+				PolicyRevision: st.digest, Time: now, Client: req.Client.ID(), VulnDB: snap, Err: err})
 		}
 		return Result{}, err
 	}
@@ -425,8 +416,9 @@ func (e *Engine) logDecision(st *compiled, d decided, req Request, now time.Time
 		return
 	}
 	d.res.DecisionID = e.ids.next()
-	e.dlog.write(logEntry{id: d.res.DecisionID, input: d.ent.input, result: d.ent.result, bundles: d.ent.bundles,
-		now: now, client: req.Client.ID(), snapshot: snap, cached: d.res.Cached, evalNS: d.evalNS})
+	e.dlog.Decision(&declog.Decision{ID: d.res.DecisionID, Input: d.ent.input, Result: d.ent.result, Clean: cleanResult(&d.res),
+		Bundles: d.ent.bundles, PolicyRevision: d.ent.digest, Time: now, Client: req.Client.ID(), VulnDB: snap,
+		Cached: d.res.Cached, EvalNS: d.evalNS})
 }
 
 // logListing writes the one record of a list or @latest request.
@@ -435,25 +427,12 @@ func (e *Engine) logListing(q proxy.Query, verdicts []proxy.Verdict, chosen stri
 		return
 	}
 	st := e.state.Load()
-	ent := listingEntry{id: e.ids.next(), kind: q.Kind, module: q.Module, chosen: chosen,
-		bundles: bundlesJSON(st.bundles), digest: st.digest, now: e.now(), client: q.Client.ID(), snapshot: e.snapshot()}
+	l := &declog.Listing{ID: e.ids.next(), Kind: string(q.Kind), Module: q.Module, Client: q.Client.ID(), Time: e.now(),
+		Chosen: chosen, Bundles: bundlesJSON(st.bundles), PolicyRevision: st.digest, VulnDB: e.snapshot()}
 	for _, v := range verdicts {
-		r := v.Decision
-		switch {
-		case !r.Allowed():
-			dc := deniedCandidate{Version: v.Version}
-			for _, x := range r.Deny {
-				dc.Rules = append(dc.Rules, x.Rule)
-			}
-			ent.denied = append(ent.denied, dc)
-		case len(r.Audit) > 0:
-			ent.audit = append(ent.audit, v.Version)
-			ent.allowed = append(ent.allowed, v.Version)
-		default:
-			ent.allowed = append(ent.allowed, v.Version)
-		}
+		addCandidate(l, v.Version, v.Decision)
 	}
-	e.dlog.writeListing(ent)
+	e.dlog.Listing(l)
 }
 
 // Input gathers the facts for req as Decide would, for tools that show or

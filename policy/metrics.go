@@ -13,6 +13,9 @@ type metrics struct {
 	hit, miss   prometheus.Counter
 	errors      prometheus.Counter
 	evalSeconds prometheus.Histogram
+	// Decision log: records dropped by sampling, write and rotation
+	// failures, rotations.
+	logSampledOut, logErrors, logRotations prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,6 +41,18 @@ func newMetrics() *metrics {
 			Help:    "Time to gather facts and evaluate the policy for an uncached decision.",
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 14),
 		}),
+		logSampledOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modgate_policy_decision_log_sampled_out_total",
+			Help: "Decision log records of allowed decisions without findings dropped by sampling (decision_log.sample_allowed).",
+		}),
+		logErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modgate_policy_decision_log_errors_total",
+			Help: "Decision log write failures (each loses its record) and rotation failures (which lose nothing).",
+		}),
+		logRotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modgate_policy_decision_log_rotations_total",
+			Help: "Decision log file rotations (decision_log.max_size).",
+		}),
 	}
 	m.hit = m.cache.WithLabelValues("hit")
 	m.miss = m.cache.WithLabelValues("miss")
@@ -45,7 +60,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.decisions, m.violations, m.cache, m.errors, m.evalSeconds} {
+	for _, c := range []prometheus.Collector{m.decisions, m.violations, m.cache, m.errors, m.evalSeconds, m.logSampledOut, m.logErrors, m.logRotations} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

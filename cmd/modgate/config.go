@@ -217,7 +217,7 @@ func bindServeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log every request")
 	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy configuration `file` (replaces the config's policy section)")
 	fs.StringVar(&cfg.VulnDB.Source, "vulndb-source", cfg.VulnDB.Source, "vulnerability database: module, none, or an http(s):// or file:// URL")
-	fs.StringVar(&cfg.Policy.DecisionLog, "decision-log", cfg.Policy.DecisionLog, "decision log `file` (- for stdout)")
+	fs.StringVar(&cfg.Policy.DecisionLog.Path, "decision-log", cfg.Policy.DecisionLog.Path, "decision log `file` (- for stdout)")
 }
 
 // applyEnv sets each flag from MODGATE_<NAME> when that variable is set.
@@ -280,7 +280,7 @@ func (c *Config) Validate() error {
 		}
 		dl := c.Policy.DecisionLog
 		c.Policy = *pc
-		if c.Policy.DecisionLog == "" {
+		if c.Policy.DecisionLog.Path == "" {
 			c.Policy.DecisionLog = dl
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/proxytest"
 )
 
@@ -150,4 +151,59 @@ func testCore(t testing.TB, up *proxytest.Upstream, policyYAML, osvDir string) *
 	}
 	t.Cleanup(c.close)
 	return c
+}
+
+func TestConfigDecisionLog(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	mapping := write("m.yaml", "policy:\n  decision_log:\n    path: /var/log/d.jsonl\n    max_size: 10MiB\n    max_backups: 3\n    sample_allowed: 0.25\n")
+	scalar := write("s.yaml", "policy:\n  decision_log: /var/log/s.jsonl\n")
+	policyFile := write("p.yaml", "cooldown:\n  days: 1\n")
+	withPolicyFile := write("pf.yaml", "policy_file: "+policyFile+"\npolicy:\n  decision_log: {path: /var/log/pf.jsonl, max_backups: 2}\n")
+	tests := []struct {
+		name        string
+		env, args   []string
+		wantPath    string
+		wantSize    policy.ByteSize
+		wantBackups int
+		wantSample  float64 // -1: nil
+	}{
+		{"mapping", nil, []string{"--config", mapping}, "/var/log/d.jsonl", 10 << 20, 3, 0.25},
+		{"scalar", nil, []string{"--config", scalar}, "/var/log/s.jsonl", 0, 0, -1},
+		{"flag over mapping", nil, []string{"--config", mapping, "--decision-log", "-"}, "-", 10 << 20, 3, 0.25},
+		{"env", []string{"MODGATE_DECISION_LOG=/tmp/e.jsonl"}, []string{"--config", scalar}, "/tmp/e.jsonl", 0, 0, -1},
+		{"policy_file keeps the main file's log", nil, []string{"--config", withPolicyFile}, "/var/log/pf.jsonl", 0, 2, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _, errb := testApp(tt.env...)
+			cfg, _, _, err := loadServeConfig(context.Background(), app, "serve", tt.args)
+			if err != nil {
+				t.Fatalf("loadServeConfig(%q) = %v\n%s", tt.args, err, errb)
+			}
+			dl := cfg.Policy.DecisionLog
+			sample := -1.0
+			if dl.SampleAllowed != nil {
+				sample = *dl.SampleAllowed
+			}
+			if dl.Path != tt.wantPath || dl.MaxSize != tt.wantSize || dl.MaxBackups != tt.wantBackups || sample != tt.wantSample {
+				t.Errorf("decision_log = %+v (sample %v), want path %q size %d backups %d sample %v", dl, sample, tt.wantPath, tt.wantSize, tt.wantBackups, tt.wantSample)
+			}
+		})
+	}
+
+	for _, bad := range []struct{ src, want string }{
+		{"policy:\n  decision_log:\n    path: d.jsonl\n    max_sise: 1MB\n", "line 4: field max_sise not found in type policy.DecisionLogConfig"},
+		{"policy:\n  decision_log:\n    path: d.jsonl\n    sample_allowed: 3\n", "policy: decision_log.sample_allowed: 3: want a fraction between 0 and 1"},
+	} {
+		app, _, errb := testApp()
+		_, _, _, err := loadServeConfig(context.Background(), app, "serve", []string{"--config", write("bad.yaml", bad.src)})
+		if err == nil || !strings.Contains(err.Error()+errb.String(), bad.want) {
+			t.Errorf("config %q: error %v, want %q", bad.src, err, bad.want)
+		}
+	}
 }

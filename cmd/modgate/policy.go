@@ -23,6 +23,7 @@ const policyUsage = `Usage:
 	modgate policy test [flags] [path ...]    run Rego unit tests
 	modgate policy eval [flags] MODULE@VERSION  decide one module version
 	modgate policy check [flags] [path ...]   validate configuration and policies
+	modgate policy report [flags] LOG...      summarize would-be denials in decision logs
 
 Run 'modgate policy <command> --help' for a command's flags.
 `
@@ -40,6 +41,8 @@ func runPolicy(ctx context.Context, app *App, args []string) error {
 		return runPolicyEval(ctx, app, args[1:])
 	case "check":
 		return runPolicyCheck(ctx, app, args[1:])
+	case "report":
+		return runPolicyReport(ctx, app, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(app.Stderr, policyUsage)
 		return nil
