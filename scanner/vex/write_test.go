@@ -16,7 +16,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-var clock = func() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 500, time.FixedZone("x", 3600)) }
+// clock is the fixed time of the written documents.
+func clock() time.Time { return time.Date(2024, 5, 6, 7, 8, 9, 500, time.FixedZone("x", 3600)) }
 
 // sampleFacts covers every reachability, merging, aliases, a module
 // without a fixed version, two products and the standard library.
