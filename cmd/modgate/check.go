@@ -30,6 +30,7 @@ type checkFlags struct {
 	allowLocalReplace string
 	sarifFile         string
 	jsonFile          string
+	vexFile           string
 	summaryFile       string
 	githubOutput      string
 	annotations       string
@@ -60,6 +61,9 @@ func (f *checkFlags) validate() error {
 	if err := f.sourceFlags.validate(); err != nil {
 		return err
 	}
+	if f.noVulns && f.vexFile != "" {
+		return errors.New("--vex states what the vulnerability scan found: it cannot be combined with --no-vulns")
+	}
 	fo, err := check.ParseFailOn(f.failOn)
 	if err != nil {
 		return err
@@ -82,6 +86,7 @@ func runCheck(ctx context.Context, app *App, args []string) error {
 	fs.StringVar(&f.allowLocalReplace, "allow-local-replace", "", "module path `patterns` (GOPRIVATE syntax) whose replace directives may point at directories")
 	fs.StringVar(&f.sarifFile, "sarif", "", "also write SARIF 2.1.0 to `file`")
 	fs.StringVar(&f.jsonFile, "json", "", "also write the JSON report to `file`")
+	fs.StringVar(&f.vexFile, "vex", "", "also write an OpenVEX document of the vulnerability findings to `file` (see docs/vex.md)")
 	fs.StringVar(&f.summaryFile, "summary", "", "append the Markdown report to `file` (default $GITHUB_STEP_SUMMARY in GitHub Actions)")
 	fs.StringVar(&f.githubOutput, "github-output", "", "append step outputs to `file` (default $GITHUB_OUTPUT in GitHub Actions)")
 	fs.StringVar(&f.annotations, "annotations", "auto", "GitHub workflow-command annotations: auto (in GitHub Actions), always or never")
@@ -205,6 +210,11 @@ func writeCheckOutputs(app *App, f *checkFlags, rep *check.Report, in report.Inf
 	}
 	if f.jsonFile != "" {
 		if err := writeFileWith(f.jsonFile, false, func(w io.Writer) error { return report.WriteJSON(w, rep, in) }); err != nil {
+			return err
+		}
+	}
+	if f.vexFile != "" {
+		if err := writeFileWith(f.vexFile, false, func(w io.Writer) error { return report.WriteOpenVEX(w, rep, in) }); err != nil {
 			return err
 		}
 	}

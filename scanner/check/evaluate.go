@@ -352,6 +352,7 @@ func (c *checker) vulnFinding(m *ModuleReport, v govulncheck.Vuln, how string) {
 	} else {
 		f.Message = fmt.Sprintf("%s in %s (%s)", v.ID, subject, how)
 	}
+	f.Fixed = v.Fixed
 	if v.Fixed != "" {
 		f.Fix = fmt.Sprintf("upgrade %s to %s or later", v.Module, v.Fixed)
 	} else {

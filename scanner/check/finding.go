@@ -148,6 +148,9 @@ type Finding struct {
 	Detail string `json:"detail,omitempty"`
 	// Fix is a hint (a fixed version, a replacement).
 	Fix string `json:"fix,omitempty"`
+	// Fixed is, for vulnerabilities, the first version of Module without
+	// it; "" when none is known.
+	Fixed string `json:"fixed,omitempty"`
 	// Via is one shortest path of modules from the main module to Module.
 	Via []string `json:"via,omitempty"`
 	// Aliases are other identifiers (CVE, GHSA) for vulnerabilities.

@@ -2,8 +2,9 @@ package graph
 
 import (
 	"io"
-	"strings"
 	"time"
+
+	"github.com/modgate/modgate/scanner/vex"
 )
 
 // GitHubSnapshot is a GitHub dependency-submission snapshot (version 0 of
@@ -126,31 +127,6 @@ func modulePURL(m *Module) string {
 	return PURL(m.Path, m.Version)
 }
 
-// PURL returns the package URL of a Go module version:
-// pkg:golang/<path segments>@<version>, each segment percent-encoded as
-// the purl specification requires.
-func PURL(path, version string) string {
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		segs[i] = purlEscape(s)
-	}
-	return "pkg:golang/" + strings.Join(segs, "/") + "@" + purlEscape(version)
-}
-
-// purlEscape percent-encodes everything but RFC 3986 unreserved
-// characters.
-func purlEscape(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+// PURL returns the package URL of a Go module version (see
+// [vex.PURL] for the escaping rules).
+func PURL(path, version string) string { return vex.ModulePURL(path, version) }

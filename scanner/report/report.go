@@ -1,7 +1,8 @@
 // Package report owns the outputs of `modgate check`: human text, JSON
 // (a versioned document), SARIF 2.1.0 for code scanning, a Markdown job
-// summary with a Mermaid graph of the paths to flagged modules, and
-// GitHub Actions workflow commands and step outputs.
+// summary with a Mermaid graph of the paths to flagged modules, GitHub
+// Actions workflow commands and step outputs, and an OpenVEX document of
+// the vulnerability findings.
 //
 // Every writer takes the same [Info] besides the [check.Report], so all
 // outputs agree on the verdict. SARIF results are anchored at the go.mod
