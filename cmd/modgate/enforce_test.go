@@ -248,3 +248,104 @@ func TestUpstreamRefusingListsStillServes(t *testing.T) {
 		t.Fatalf("go mod download with a list-refusing upstream: %v\n%s", err, out)
 	}
 }
+
+// TestCooldownFromColdCache: with a cooldown on a fresh proxy, versions
+// that already existed when modgate first saw a module are aged by their
+// .info time (so a year-old release is served at once), a version that
+// appears later is aged from when modgate first saw it (whatever its .info
+// time says), and @latest resolves to the newest version old enough.
+func TestCooldownFromColdCache(t *testing.T) {
+	e := startEnforcing(t, "  cooldown:\n    days: 7\n")
+	now := e.clock.Now()
+	// example.com/fresh: v0.9.0 is old, v1.0.0 was released yesterday,
+	// both before modgate ever saw the module.
+	for _, m := range []struct {
+		v string
+		t time.Time
+	}{{"v0.9.0", now.AddDate(0, -6, 0)}, {"v1.0.0", now.Add(-24 * time.Hour)}} {
+		e.up.Add(proxytest.Module{Path: "example.com/fresh", Version: m.v, Time: m.t,
+			GoMod: []byte("module example.com/fresh\n\ngo 1.21\n"), Files: map[string]string{"f.go": "package fresh\n"}})
+	}
+
+	out, err := e.run(t, "", "list", "-m", "-versions", "example.com/hello")
+	if err != nil || strings.TrimSpace(out) != "example.com/hello v1.0.0 v1.1.0 v1.2.0 v1.3.0-pre" {
+		t.Errorf("cold go list -m -versions hello = %v %q, want every (old) version", err, out)
+	}
+	out, err = e.run(t, "", "get", "example.com/hello@v1.1.0")
+	if err != nil {
+		t.Errorf("go get of a year-old release from a cold cache = %v:\n%s", err, out)
+	}
+
+	// A version released yesterday, already there at first contact: aged
+	// by its .info time.
+	out, err = e.run(t, "", "get", "example.com/fresh@v1.0.0")
+	if err == nil || !strings.Contains(out, "cooldown: example.com/fresh@v1.0.0 is too new: released") || !strings.Contains(out, "fix: go get example.com/fresh@v0.9.0") {
+		t.Errorf("go get of a day-old version = %v, want a cooldown denial naming v0.9.0:\n%s", err, out)
+	}
+	e.up.ResetCounts()
+	out, err = e.run(t, "", "get", "example.com/fresh@latest")
+	if err != nil || !strings.Contains(out, "example.com/fresh v0.9.0") {
+		t.Errorf("go get fresh@latest = %v, want v0.9.0 (the newest old enough):\n%s", err, out)
+	}
+
+	// A version published after modgate listed the module, backdated by
+	// its author: aged from when modgate first saw it.
+	e.up.Add(proxytest.Module{Path: "example.com/hello", Version: "v1.4.0", Time: now.AddDate(-3, 0, 0),
+		GoMod: []byte("module example.com/hello\n\ngo 1.21\n"), Files: map[string]string{"hello.go": "package hello\n"}})
+	out, err = e.run(t, "", "get", "example.com/hello@v1.4.0")
+	if err == nil || !strings.Contains(out, "first seen") {
+		t.Errorf("go get of a backdated new version = %v, want a cooldown denial from first sight:\n%s", err, out)
+	}
+	if out, _ := e.run(t, "", "list", "-m", "-versions", "example.com/hello"); strings.Contains(out, "v1.4.0") {
+		t.Errorf("list offers the cooling v1.4.0: %q", out)
+	}
+	e.clock.Set(now.Add(8 * 24 * time.Hour))
+	out, err = e.run(t, "", "get", "example.com/hello@latest")
+	if err != nil || !strings.Contains(out, "example.com/hello v1.4.0") {
+		t.Errorf("after the cooldown, go get hello@latest = %v, want v1.4.0:\n%s", err, out)
+	}
+}
+
+// TestCooldownUnknownRelease: a version whose .info the upstream refuses
+// is decided as configured, and the message says so.
+func TestCooldownUnknownRelease(t *testing.T) {
+	for _, tc := range []struct {
+		mode  string
+		allow bool
+	}{{"new", false}, {"old", true}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			e := startEnforcingVia(t, "  cooldown:\n    days: 7\n    unknown_release: "+tc.mode+"\n", func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/example.com/hello/@v/v1.1.0.info" {
+						http.Error(w, "not available", http.StatusForbidden)
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			q := "/api/v1/decisions"
+			body := `{"modules":[{"path":"example.com/hello","version":"v1.1.0"}]}`
+			resp, err := http.Post(e.url+q, "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var dr struct {
+				Decisions []struct {
+					Allowed bool
+					Deny    []struct{ Rule, Msg string }
+				}
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&dr); err != nil || len(dr.Decisions) != 1 {
+				t.Fatalf("decision API: %v %+v", err, dr)
+			}
+			d := dr.Decisions[0]
+			if d.Allowed != tc.allow {
+				t.Errorf("unknown_release %s: allowed = %v, want %v (%+v)", tc.mode, d.Allowed, tc.allow, d)
+			}
+			if !tc.allow && (len(d.Deny) != 1 || !strings.Contains(d.Deny[0].Msg, "treated as new (cooldown.unknown_release: new)")) {
+				t.Errorf("unknown_release new: deny = %+v, want the reason", d.Deny)
+			}
+		})
+	}
+}

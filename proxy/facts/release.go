@@ -49,8 +49,11 @@ type Release struct {
 }
 
 // listRecheck is how old a list may be before a tag modgate has not seen
-// listed makes it look again.
-const listRecheck = 10 * time.Second
+// listed makes it look again: any age. Such a tag is either brand new (the
+// list must be read now, or a backdated .info time would pass for an old
+// release) or not listed at all; the fetch is shared by concurrent
+// requests, and it only happens for a version the source has just served.
+const listRecheck = 0
 
 // Release returns the release facts of m.Path@version, recording the
 // version as first seen now if modgate never saw it. For a version that

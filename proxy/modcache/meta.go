@@ -71,16 +71,20 @@ func (c *Cache) List(ctx context.Context, mod string) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := c.metadata(ctx, r, 0)
+	e, err := c.metadata(ctx, r, noRefresh)
 	if err != nil {
 		return nil, err
 	}
 	return e.list, nil
 }
 
-// Refresh fetches the module's list now if the cached one is older than
-// maxAge, waiting for the answer (unlike a stale List, which refreshes in
-// the background).
+// noRefresh is the maxAge of [Cache.metadata] that leaves freshness to
+// the TTL.
+const noRefresh = -1
+
+// Refresh fetches the module's list now unless the cached one is younger
+// than maxAge (0: always), waiting for the answer (unlike a stale List,
+// which refreshes in the background).
 func (c *Cache) Refresh(ctx context.Context, mod string, maxAge time.Duration) (*List, error) {
 	c.init()
 	r, err := c.ref(mod, "", KindList)
@@ -94,8 +98,8 @@ func (c *Cache) Refresh(ctx context.Context, mod string, maxAge time.Duration) (
 	return e.list, nil
 }
 
-// RefreshLatest is [Cache.Latest], refetched first if the cached answer is
-// older than maxAge.
+// RefreshLatest is [Cache.Latest], refetched first unless the cached
+// answer is younger than maxAge (0: always).
 func (c *Cache) RefreshLatest(ctx context.Context, mod string, maxAge time.Duration) (Info, []byte, error) {
 	c.init()
 	r, err := c.ref(mod, "", KindLatest)
@@ -122,7 +126,7 @@ func (c *Cache) Latest(ctx context.Context, mod string) (Info, []byte, error) {
 	if err != nil {
 		return Info{}, nil, err
 	}
-	e, err := c.metadata(ctx, r, 0)
+	e, err := c.metadata(ctx, r, noRefresh)
 	if err != nil {
 		return Info{}, nil, err
 	}
@@ -156,8 +160,8 @@ func (c *Cache) Query(ctx context.Context, mod, query string) (Info, []byte, err
 }
 
 // metadata returns the cached list or @latest entry of r, refreshing it
-// as described at [Cache.List]. With maxAge > 0 an entry older than that
-// is refetched before answering.
+// as described at [Cache.List]. With maxAge >= 0 an entry at least that
+// old is refetched before answering.
 func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*metaEntry, error) {
 	key := metaKey(r.ep, string(r.kind))
 	e := c.meta.get(key)
@@ -165,7 +169,7 @@ func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*met
 		e = c.loadMeta(ctx, key, r.kind)
 	}
 	now := c.now()
-	if maxAge > 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.fetcherFor(r.mod) != nil {
+	if maxAge >= 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.fetcherFor(r.mod) != nil {
 		return c.refreshMeta(ctx, r, key)
 	}
 	if e != nil && (now.Sub(e.Fetched) < c.listTTL() || c.fetcherFor(r.mod) == nil) {
