@@ -100,7 +100,12 @@ func commands() []command {
 // Run runs modgate with args (without the program name) and returns the
 // process exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
-	app := &App{Stdin: stdin, Stdout: stdout, Stderr: stderr, Env: env}
+	return (&App{Stdin: stdin, Stdout: stdout, Stderr: stderr, Env: env}).Run(ctx, args)
+}
+
+// Run runs the command args in app and returns the process exit code.
+func (app *App) Run(ctx context.Context, args []string) int {
+	stderr := app.Stderr
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stderr)
 		if len(args) == 0 {

@@ -42,6 +42,10 @@ type enforcing struct {
 	url   string
 	clock *gateClock
 	out   *bytes.Buffer // stdout: the decision log with decision_log "-"
+	// cfgFile is the configuration the server runs with; other commands
+	// given it decide with the same policy, database and cache.
+	cfgFile string
+	srv     *server
 }
 
 // startEnforcing serves modgate with the given policy YAML (the body of
@@ -54,10 +58,24 @@ func startEnforcing(t *testing.T, policyYAML string) *enforcing {
 // startEnforcingVia is startEnforcing with the upstream behind wrap.
 func startEnforcingVia(t *testing.T, policyYAML string, wrap func(http.Handler) http.Handler) *enforcing {
 	t.Helper()
+	return startEnforcingOpts(t, enforceOptions{policy: policyYAML, wrap: wrap})
+}
+
+// enforceOptions configure startEnforcingOpts.
+type enforceOptions struct {
+	policy string                          // body of the policy section
+	wrap   func(http.Handler) http.Handler // in front of the upstream
+	osv    []string                        // more OSV directories
+	extra  string                          // more top-level configuration
+}
+
+// startEnforcingOpts is startEnforcing with options.
+func startEnforcingOpts(t *testing.T, o enforceOptions) *enforcing {
+	t.Helper()
 	up := proxytest.New(t, proxytest.Fixtures(t))
 	upURL := up.URL
-	if wrap != nil {
-		ws := httptest.NewServer(wrap(up))
+	if o.wrap != nil {
+		ws := httptest.NewServer(o.wrap(up))
 		t.Cleanup(ws.Close)
 		upURL = ws.URL
 	}
@@ -65,10 +83,11 @@ func startEnforcingVia(t *testing.T, policyYAML string, wrap func(http.Handler) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirs := append([]string{osv}, o.osv...)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "modgate.yaml")
 	yaml := "upstream: " + upURL + "\nsumdb: " + up.SumDBKey + "\nstorage_dir: " + filepath.Join(dir, "cache") +
-		"\nlist_ttl: 1ns\naccess_log: false\nvulndb:\n  source: none\n  extra: [" + osv + "]\n  refresh: \"off\"\npolicy:\n" + policyYAML
+		"\nlist_ttl: 1ns\naccess_log: false\n" + o.extra + "vulndb:\n  source: none\n  extra: [" + strings.Join(dirs, ", ") + "]\n  refresh: \"off\"\npolicy:\n" + o.policy
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +107,7 @@ func startEnforcingVia(t *testing.T, policyYAML string, wrap func(http.Handler) 
 	}
 	hs := httptest.NewServer(srv.handler)
 	t.Cleanup(func() { hs.Close(); srv.core.close() })
-	return &enforcing{up: up, url: hs.URL, clock: clock, out: out}
+	return &enforcing{up: up, url: hs.URL, clock: clock, out: out, cfgFile: cfgFile, srv: srv}
 }
 
 // goenv returns a fresh go command environment (empty module cache).
