@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 // Mode says what happens to a rule's deny findings.
@@ -89,6 +91,10 @@ type Config struct {
 	ServeInfoModWhenDenied *bool `yaml:"serve_info_mod_when_denied"`
 	// Cache configures the decision cache.
 	Cache CacheConfig `yaml:"cache"`
+
+	// src is the document c was parsed from by ParseConfig or LoadConfig,
+	// nil otherwise; see [Config.Locate].
+	src *yamlconf.Doc
 }
 
 // VulnConfig configures the vulnerabilities rule.
@@ -214,14 +220,9 @@ func (w *Waiver) ExpiresAt() (time.Time, error) {
 }
 
 // FieldError is a configuration error in one field, named by its YAML path
-// (for example "lists.blocked[2].versions").
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+// relative to the policy section (for example "lists.blocked[2].versions").
+// [Config.Locate] turns it into a [ConfigError] with the file and line.
+type FieldError = yamlconf.FieldError
 
 // Validate checks c and returns every problem, each a *FieldError, joined
 // with errors.Join; nil when c is valid.
