@@ -55,21 +55,33 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		os.WriteFile(p, []byte(content), 0o644)
 		return p
 	}
+	write("p.yaml", "mode: strict\ncooldown:\n  dayz: 1\n")
 	tests := []struct {
 		name string
 		env  []string
 		args []string
 		want string
+		not  string // must not appear
 	}{
-		{"unknown key", nil, []string{"--config", write("a.yaml", "listen: x\nupstreem: y\n")}, "line 2: field upstreem not found"},
-		{"bad yaml", nil, []string{"--config", write("b.yaml", "listen: [\n")}, "b.yaml"},
-		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
-		{"bad upstream", nil, []string{"--upstream", "ftp://x"}, "upstream: "},
-		{"no scheme", nil, []string{"--upstream", "example.com"}, "has no scheme"},
-		{"bad duration env", []string{"MODGATE_LIST_TTL=soon"}, nil, "MODGATE_LIST_TTL"},
-		{"negative ttl", nil, []string{"--list-ttl", "-1s"}, "list_ttl: must be positive"},
-		{"bad log format", nil, []string{"--log-format", "xml"}, "log_format"},
-		{"bad prefix", nil, []string{"--path-prefix", "proxy/"}, "path_prefix"},
+		{"unknown key", nil, []string{"--config", write("a.yaml", "listen: x\nupstreem: y\n")}, `a.yaml:2: upstreem: unknown field (did you mean "upstream"?)`, ""},
+		{"every problem", nil, []string{"--config", write("all.yaml", "listen: \"\"\nlist_ttl: soon\nlog_format: xml\n")},
+			"invalid configuration:\n" + filepath.Join(dir, "all.yaml") + ":1: listen: must not be empty\n" +
+				filepath.Join(dir, "all.yaml") + `:2: list_ttl: want a duration such as 90s, 5m or 1h30m, got "soon"` + "\n" +
+				filepath.Join(dir, "all.yaml") + `:3: log_format: "xml" is not text or json`, ""},
+		{"flag not blamed on the file", nil, []string{"--config", write("f.yaml", "listen: x\nlist_ttl: 5m\n"), "--list-ttl", "-1s"}, "\nlist_ttl: must be positive, got -1s", "f.yaml:2"},
+		{"env not blamed on the file", []string{"MODGATE_LOG_FORMAT=xml"}, []string{"--config", write("g.yaml", "log_format: json\n")}, "\nlog_format: \"xml\" is not text or json", "g.yaml:1"},
+		{"policy_file problems in that file", nil, []string{"--config", write("e.yaml", "policy_file: p.yaml\nlisten: \"\"\n")},
+			filepath.Join(dir, "e.yaml") + ":2: listen: must not be empty\n" + filepath.Join(dir, "p.yaml") + `:1: mode: "strict": want enforce or audit` + "\n" +
+				filepath.Join(dir, "p.yaml") + `:3: cooldown.dayz: unknown field (did you mean "days"?)`, ""},
+		{"missing policy_file", nil, []string{"--config", write("m.yaml", "listen: x\npolicy_file: nope.yaml\n")}, "m.yaml:2: policy_file: open ", ""},
+		{"bad yaml", nil, []string{"--config", write("b.yaml", "listen: [\n")}, "b.yaml:1: did not find expected node content", ""},
+		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file", ""},
+		{"bad upstream", nil, []string{"--upstream", "ftp://x"}, "upstream: ", ""},
+		{"no scheme", nil, []string{"--upstream", "example.com"}, "has no scheme", ""},
+		{"bad duration env", []string{"MODGATE_LIST_TTL=soon"}, nil, "MODGATE_LIST_TTL", ""},
+		{"negative ttl", nil, []string{"--list-ttl", "-1s"}, "list_ttl: must be positive", ""},
+		{"bad log format", nil, []string{"--log-format", "xml"}, "log_format", ""},
+		{"bad prefix", nil, []string{"--path-prefix", "proxy/"}, "path_prefix", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +92,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error()+errb.String(), tt.want) {
 				t.Errorf("loadServeConfig(%q) = %v, want error containing %q", tt.args, err, tt.want)
+			}
+			if tt.not != "" && strings.Contains(err.Error(), tt.not) {
+				t.Errorf("loadServeConfig(%q) = %v, want no %q", tt.args, err, tt.not)
 			}
 			var ee *exitError
 			if e, ok := err.(*exitError); ok {

@@ -35,27 +35,38 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// loadServeConfig resolves the configuration for serve-like commands.
+// loadServeConfig resolves the configuration of serve-like commands with
+// [loadConfig]: defaults < the --config (or MODGATE_CONFIG) file <
+// MODGATE_* variables < flags. Every problem is reported at once, as a
+// usage error (exit status 2). A reload calls it again with the same
+// arguments.
 func loadServeConfig(ctx context.Context, app *App, name string, args []string) (*Config, goEnv, *flagSetResult, error) {
-	ge := readGoEnv(ctx, app)
-	cfg := defaultConfig(app, ge)
-	if path := configPath(app, args); path != "" {
-		if err := loadConfigFile(path, &cfg); err != nil {
-			return nil, ge, nil, &exitError{code: 2, err: err}
-		}
-	}
 	fs := newFlagSet(app, name, "[flags]")
-	bindServeFlags(fs, &cfg)
-	if err := applyEnv(app, fs); err != nil {
-		return nil, ge, nil, err
+	cfg, ge, err := loadConfig(ctx, app, configPath(app, args), func(cfg *Config) (func(string) bool, error) {
+		bindServeFlags(fs, cfg)
+		if err := applyEnv(app, fs); err != nil {
+			return nil, err
+		}
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		return flagFields(fs), nil
+	})
+	if err != nil {
+		return nil, ge, nil, usageConfigError(err)
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return nil, ge, nil, err
+	return cfg, ge, &flagSetResult{args: fs.Args()}, nil
+}
+
+// usageConfigError makes the problems of a configuration a usage error
+// (exit status 2) listing them one a line; errors that already carry an
+// exit status are returned as they are.
+func usageConfigError(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, ge, nil, &exitError{code: 2, err: fmt.Errorf("invalid configuration: %w", err)}
-	}
-	return &cfg, ge, &flagSetResult{args: fs.Args()}, nil
+	return &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
 }
 
 type flagSetResult struct{ args []string }
@@ -150,7 +161,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 		Now:        now,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, fmt.Errorf("policy: %w", cfg.LocatePolicy(err))
 	}
 	p.Decider = engine.Decider()
 	p.OnListChange = engine.Invalidate
