@@ -12,9 +12,11 @@ import (
 // LoadConfigFile reads the bot's configuration from a YAML file: the
 // `bot:` section of a modgate configuration file (other sections are
 // left to their owners), or, without one, the whole file. Every unknown
-// key and type mismatch in the bot's part is reported at once, each as
-// "file:line: field: message". The result is not validated; its
-// [Config.Locate] places Validate's errors in the file.
+// key and type mismatch in the bot's part is reported at once, each a
+// *yamlconf.Error printing as "file:line: field: message", and the other
+// keys are decoded all the same. A file that cannot be read or parsed
+// decodes nothing: its error is wrapped as "bot config: …". The result is
+// not validated; its [Config.Locate] places Validate's errors in the file.
 func LoadConfigFile(path string) (Config, error) {
 	var cfg Config
 	data, err := os.ReadFile(path)
@@ -23,7 +25,7 @@ func LoadConfigFile(path string) (Config, error) {
 	}
 	doc, err := yamlconf.Parse(path, data)
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("bot config: %w", err)
 	}
 	sec := doc.Section("bot")
 	err = sec.Decode(&cfg)

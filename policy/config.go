@@ -244,7 +244,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		mode = ModeEnforce
 	case ModeEnforce, ModeAudit:
 	default:
-		bad("mode", "%q: want enforce or audit", c.Mode)
+		bad("mode", "%q: want enforce or audit%s", c.Mode, yamlconf.DidYouMean(string(c.Mode), "enforce", "audit"))
 	}
 	ruleModes := map[string]any{}
 	for _, r := range sortedKeys(c.RuleModes) {
@@ -252,7 +252,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		switch m {
 		case ModeEnforce, ModeAudit, ModeOff:
 		default:
-			bad("rule_modes."+r, "%q: want enforce, audit or off", m)
+			bad("rule_modes."+r, "%q: want enforce, audit or off%s", m, yamlconf.DidYouMean(string(m), "enforce", "audit", "off"))
 		}
 		if strings.TrimSpace(r) == "" {
 			bad("rule_modes", "empty rule name")
@@ -301,7 +301,7 @@ func (c *Config) normalize() (map[string]any, error) {
 				m = MatchExact
 			case MatchExact, MatchPrefix, MatchRegex:
 			default:
-				bad(field+".match", "%q: want exact, prefix or regex", e.Match)
+				bad(field+".match", "%q: want exact, prefix or regex%s", e.Match, yamlconf.DidYouMean(string(e.Match), "exact", "prefix", "regex"))
 			}
 			if strings.TrimSpace(e.Module) == "" {
 				bad(field+".module", "required")
@@ -343,7 +343,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		case ActionAllow, ActionWarn, ActionDeny:
 			return string(a)
 		}
-		bad(field, "%q: want allow, warn or deny", a)
+		bad(field, "%q: want allow, warn or deny%s", a, yamlconf.DidYouMean(string(a), "allow", "warn", "deny"))
 		return string(ActionAllow)
 	}
 	licenses := map[string]any{

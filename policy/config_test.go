@@ -21,6 +21,8 @@ func TestValidateNamesField(t *testing.T) {
 		{Config{Mode: ModeAudit, RuleModes: map[string]Mode{"cooldown": ModeOff, "acme": ModeEnforce}}, ""},
 		{Config{Mode: ModeOff}, `mode: "off": want enforce or audit`},
 		{Config{RuleModes: map[string]Mode{"cooldown": "loud"}}, `rule_modes.cooldown: "loud"`},
+		{Config{Mode: "audti"}, `mode: "audti": want enforce or audit (did you mean "audit"?)`},
+		{Config{Pseudo: "wran"}, `pseudo: "wran": want allow, warn or deny (did you mean "warn"?)`},
 		{Config{Vulns: VulnConfig{Ignore: []string{"GO-1", " "}}}, "vulns.ignore[1]: empty ID"},
 		{Config{Cooldown: CooldownConfig{Days: -1}}, "cooldown.days: -1"},
 		{Config{Cooldown: CooldownConfig{Days: 3, Minor: ptr(-2)}}, "cooldown.minor: -2"},

@@ -386,7 +386,7 @@ func (c *Config) Validate() error {
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		bad("log_format", "%q is not text or json", c.LogFormat)
+		bad("log_format", "%q is not text or json%s", c.LogFormat, yamlconf.DidYouMean(c.LogFormat, "text", "json"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log_level", "%w", err)

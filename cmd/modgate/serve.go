@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/checksum"
@@ -30,7 +31,7 @@ import (
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+		return 0, fmt.Errorf("%q is not debug, info, warn or error%s", s, yamlconf.DidYouMean(s, "debug", "info", "warn", "error"))
 	}
 	return l, nil
 }

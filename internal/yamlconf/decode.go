@@ -152,11 +152,7 @@ func (d *decoder) entries(n *yaml.Node, t reflect.Type, field string, f func(k, 
 
 // unknown reports key k, which names no field.
 func (d *decoder) unknown(k *yaml.Node, path string, names []string) {
-	msg := "unknown field"
-	if s := Suggest(k.Value, names); s != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	d.errs = append(d.errs, d.errorAt(k.Line, path, errors.New(msg)))
+	d.errs = append(d.errs, d.errorAt(k.Line, path, errors.New("unknown field"+DidYouMean(k.Value, names...))))
 }
 
 // unmarshaler runs t's UnmarshalYAML on n ahead of yaml.v3, to report an

@@ -1,9 +1,20 @@
 package yamlconf
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
+
+// DidYouMean returns ` (did you mean "x"?)` for the candidate x that
+// [Suggest] picks for name, or "" when none is close: the suffix of every
+// "unknown" message, so they all read alike.
+func DidYouMean(name string, candidates ...string) string {
+	if s := Suggest(name, candidates); s != "" && s != name {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
 
 // Suggest returns the candidate closest to name, for "did you mean"
 // messages, or "" when none is close enough. Closeness is the edit

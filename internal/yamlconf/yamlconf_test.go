@@ -272,6 +272,20 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
+func TestDidYouMean(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"audti", ` (did you mean "audit"?)`},
+		{"Audit", ` (did you mean "audit"?)`},
+		{"audit", ""}, // not a typo
+		{"loud", ""},
+	}
+	for _, tt := range tests {
+		if got := DidYouMean(tt.name, "enforce", "audit", "off"); got != tt.want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestDistance(t *testing.T) {
 	tests := []struct {
 		a, b string
