@@ -177,7 +177,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"mode: [a, b]\n", "c.yaml:1: mode: want a string, got a list"},
 		{"cooldown:\n  days: seven\n", `c.yaml:2: cooldown.days: want an integer, got "seven"`},
 		{"cooldown: {days: 1\n", "c.yaml:1: did not find expected ',' or '}'"},
-		{"\tmode: audit\n", "c.yaml: found character that cannot start any token"},
+		{"\tmode: audit\n", "c.yaml:1: found character that cannot start any token"},
 		{"waivers:\n  - modul: x\n", "c.yaml:2: waivers[0].modul: unknown field"},
 		{"cache:\n  ttl: 5 minutes\n", `c.yaml:2: cache.ttl: want a duration such as 90s, 5m or 1h30m, got "5 minutes"`},
 		{"just a string\n", `c.yaml:1: want a mapping, got "just a string"`},

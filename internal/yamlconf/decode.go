@@ -178,8 +178,9 @@ func (d *decoder) errorAt(line int, field string, err error) *Error {
 func (d *decoder) yamlError(err error) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		if !d.stopped {
-			d.errs = append(d.errs, syntaxError(d.doc.file, err))
+		if !d.stopped { // not a syntax error: the document parsed
+			line, msg := splitLine(err.Error())
+			d.errs = append(d.errs, &Error{File: d.doc.file, Line: line, Err: errors.New(msg)})
 		}
 		return
 	}

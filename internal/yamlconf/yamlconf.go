@@ -21,6 +21,7 @@
 package yamlconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -97,7 +98,7 @@ type Doc struct {
 func Parse(file string, data []byte) (*Doc, error) {
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
-		return nil, syntaxError(file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	d := &Doc{file: file}
 	if len(n.Content) > 0 {
@@ -307,8 +308,32 @@ func splitLine(msg string) (int, string) {
 	return 0, strings.TrimPrefix(msg, "yaml: ")
 }
 
-func syntaxError(file string, err error) error {
+// parserErrors are the messages of yaml.v3's parser (as opposed to its
+// scanner), whose lines it counts from 0.
+var parserErrors = map[string]bool{
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected key":              true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+}
+
+// syntaxError turns a yaml.v3 parse error of data into an *Error with a
+// 1-based line. yaml.v3 counts its parser's lines from 0 and its
+// scanner's from 1, and leaves out a line 0; only its anchor errors have
+// no position. The end of the input counts as its last line.
+func syntaxError(file string, data []byte, err error) error {
 	line, msg := splitLine(err.Error())
+	switch {
+	case parserErrors[msg]:
+		line++
+	case line == 0 && !strings.Contains(msg, "anchor"):
+		line = 1
+	}
+	if n := bytes.Count(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) + 1; line > n {
+		line = n
+	}
 	return &Error{File: file, Line: line, Err: errors.New(msg)}
 }
 

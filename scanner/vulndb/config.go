@@ -97,7 +97,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Refresh != "" && c.Refresh != RefreshOff {
 		if _, err := cron.ParseStandard(c.Refresh); err != nil {
-			bad("refresh", "%w", err)
+			bad("refresh", "cron spec %q: %w", c.Refresh, err)
 		}
 	}
 	return errors.Join(errs...)
