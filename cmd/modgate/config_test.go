@@ -129,3 +129,36 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBotConfigErrors: `modgate bot` reports every problem of its bot:
+// section at once, located, except values its flags gave.
+func TestBotConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "modgate.yaml")
+	write(t, file, "bot:\n  modgate:\n    url: ftp://m\n  repositorys: [a/b]\n  concurrency: -1\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"file", nil, "modgate bot: invalid configuration:\n" +
+			"modgate.yaml:1: bot.repositories: list repositories or set bot.organization.name\n" +
+			"modgate.yaml:3: bot.modgate.url: \"ftp://m\" is not an http(s) URL\n" +
+			"modgate.yaml:4: bot.repositorys: unknown field (did you mean \"repositories\"?)\n" +
+			"modgate.yaml:5: bot.concurrency: -1 is negative\n"},
+		{"flags", []string{"--modgate", "ftp://flag", "--repo", "acme/svc"}, "modgate bot: invalid configuration:\n" +
+			"modgate.yaml:4: bot.repositorys: unknown field (did you mean \"repositories\"?)\n" +
+			"modgate.yaml:5: bot.concurrency: -1 is negative\n" +
+			"bot.modgate.url: \"ftp://flag\" is not an http(s) URL\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _, errb := testApp()
+			args := append([]string{"bot", "--once", "--config", file}, tt.args...)
+			code := Run(context.Background(), args, nil, app.Stdout, app.Stderr, app.Env)
+			if got := strings.ReplaceAll(errb.String(), dir+string(filepath.Separator), ""); code != 2 || got != tt.want {
+				t.Errorf("modgate %q = exit %d\n%s\nwant exit 2\n%s", args, code, got, tt.want)
+			}
+		})
+	}
+}
