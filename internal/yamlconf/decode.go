@@ -30,12 +30,25 @@ func (d *Doc) Decode(dst any) error {
 	if d.root == nil {
 		return nil
 	}
-	dec := &decoder{doc: d, byLine: map[int][]place{}, walked: map[walkKey]bool{}}
+	dec := &decoder{doc: d, byLine: map[int][]place{}, walked: map[walkKey]bool{}, badKeys: map[int]bool{}}
 	dec.walk(d.root, v.Type().Elem(), "")
-	if err := d.root.Decode(dst); err != nil {
+	if err := decodeSafely(d.root, dst); err != nil {
 		dec.yamlError(err)
 	}
 	return errors.Join(d.sorted(dec.errs)...)
+}
+
+// decodeSafely is n.Decode(dst), with a panic turned into an error:
+// yaml.v3 v3.0.1 panics on some malformed documents (a list or mapping
+// used as a key beside a merge key: go-yaml/yaml#895, #932), and a broken
+// file must not crash modgate.
+func decodeSafely(n *yaml.Node, dst any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: cannot decode the document: %v", r)
+		}
+	}()
+	return n.Decode(dst)
 }
 
 // decoder checks one document against a Go type, alongside yaml.v3's
@@ -53,6 +66,9 @@ type decoder struct {
 	// stopped is set when a check found an error that stops yaml.v3 (and
 	// already reported it with its field).
 	stopped bool
+	// badKeys are the lines of keys reported as lists or mappings, where
+	// yaml.v3's own errors would repeat them.
+	badKeys map[int]bool
 }
 
 type place struct {
@@ -144,6 +160,12 @@ func (d *decoder) entries(n *yaml.Node, t reflect.Type, field string, f func(k, 
 			}
 			continue
 		}
+		if rk := resolve(k); rk == nil || rk.Kind != yaml.ScalarNode {
+			// No configuration type takes one, and yaml.v3 may panic.
+			d.stopped, d.badKeys[k.Line] = true, true
+			d.errs = append(d.errs, d.errorAt(k.Line, field, errors.New("a key must be a name, not a list or mapping")))
+			continue
+		}
 		path := joinPath(field, k.Value)
 		d.byLine[k.Line] = append(d.byLine[k.Line], place{k, path, nil})
 		f(k, v, path)
@@ -186,13 +208,18 @@ func (d *decoder) yamlError(err error) {
 	}
 	for _, m := range te.Errors {
 		line, msg := splitLine(m)
+		if d.badKeys[line] {
+			continue
+		}
 		p, ok := d.placeOf(line, msg)
 		if !ok {
 			d.errs = append(d.errs, &Error{File: d.doc.file, Line: line, Err: errors.New(msg)})
 			continue
 		}
-		if w := want(p.t); w != "" && strings.HasPrefix(msg, "cannot unmarshal ") {
-			msg = fmt.Sprintf("want %s, got %s", w, got(p.n))
+		// Plain words, unless the place found cannot be what yaml.v3
+		// meant (it would read "want a mapping, got a mapping").
+		if w, g := want(p.t), got(p.n); w != "" && w != g && strings.HasPrefix(msg, "cannot unmarshal ") {
+			msg = fmt.Sprintf("want %s, got %s", w, g)
 		}
 		d.errs = append(d.errs, d.errorAt(line, p.field, errors.New(msg)))
 	}

@@ -108,6 +108,8 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 		{"tab", "\tname: x\n", `t.yaml:1: found character that cannot start any token`},
 		{"tab later", "name: a\n\tcount: 2\n", `t.yaml:2: found a tab character that violates indentation`},
 		{"colon", "name: a\ncount: b: c\n", `t.yaml:2: mapping values are not allowed in this context`},
+		{"complex key", "named:\n  ? [a]\n  : {module: m}\n", `t.yaml:2: named: a key must be a name, not a list or mapping`},
+		{"complex key beside a merge", "items:\n  - &i {a: 1}\nnamed:\n  x: {<<: *i, *i: 1}\n", `t.yaml:2: items[0].a: unknown field` + "\n" + `t.yaml:4: named.x: a key must be a name, not a list or mapping`},
 		{"unknown anchor", "name: a\ncount: *nope\n", `t.yaml: unknown anchor 'nope' referenced`},
 		{"sorted by line", "server:\n  listn: z\ncount: x\nnmae: y\n",
 			"t.yaml:2: server.listn: unknown field (did you mean \"listen\"?)\nt.yaml:3: count: want an integer, got \"x\"\nt.yaml:4: nmae: unknown field (did you mean \"name\"?)"},
@@ -306,4 +308,24 @@ func TestDistance(t *testing.T) {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
+}
+
+// FuzzDecode: any input decodes or yields located errors with text, never
+// a panic; and locating any field path never panics.
+func FuzzDecode(f *testing.F) {
+	f.Add("name: x\nserver: {listen: [a], timeouts: {read: soon}}\n")
+	f.Add("items:\n  - &i {module: a, bogus: 1}\n  - *i\nnamed:\n  b: {<<: *i}\n")
+	f.Add("level: medium\n<<: [1]\nname: [\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		var c testConfig
+		doc, err := Decode("f.yaml", []byte(src), &c)
+		for _, e := range Split(err) {
+			if e.Error() == "" {
+				t.Fatal("empty error message")
+			}
+		}
+		if doc != nil {
+			_ = doc.Section("server").Locate(Errorf("server.timeouts.read[3].x", "x"))
+		}
+	})
 }
