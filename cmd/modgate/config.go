@@ -144,8 +144,9 @@ func defaultConfig(app *App, ge goEnv) Config {
 // none), then the policy_file if one is set. It validates the result and
 // returns every problem at once, each located in the file it comes from
 // ("modgate.yaml:7: policy.rule_modez: unknown field (did you mean
-// "rule_modes"?)"), sorted by line. Serve's start-up, its reload and
-// `modgate policy check` all call it, so they report a file alike.
+// "rule_modes"?)"), sorted by line. Serve's start-up (loadServeConfig) and
+// `modgate policy check` call it, so they report a file alike; a reload of
+// the configuration should too, through loadServeConfig.
 //
 // override returns which YAML fields it set, whose problems name their
 // field but no line (the value is not in the file). An unreadable file and
@@ -239,16 +240,17 @@ func (c *Config) loadPolicyFile() error {
 	return nil
 }
 
-// Locate places the field errors in err (such as Validate's, or the
-// policy engine's about the policy: section) at their line in the file c
-// was read from; see [yamlconf.Doc.Locate]. Errors about a policy read
-// from policy_file are located in that file.
+// Locate places the field errors in err, named from the top of the file
+// as Validate names them, at their line in the file c was read from; see
+// [yamlconf.Doc.Locate]. c without a file returns err unchanged.
 func (c *Config) Locate(err error) error {
 	return c.src.Locate(err)
 }
 
 // LocatePolicy is Locate for errors whose fields are relative to the
-// policy configuration, such as the policy engine's.
+// policy configuration, such as the policy engine's: they are located in
+// the policy_file when the policy came from one, else under policy: in
+// c's file.
 func (c *Config) LocatePolicy(err error) error {
 	return c.Locate(yamlconf.Prefix("policy", c.Policy.Locate(err)))
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 func testApp(env ...string) (*App, *bytes.Buffer, *bytes.Buffer) {
@@ -158,6 +161,36 @@ func TestBotConfigErrors(t *testing.T) {
 			code := Run(context.Background(), args, nil, app.Stdout, app.Stderr, app.Env)
 			if got := strings.ReplaceAll(errb.String(), dir+string(filepath.Separator), ""); code != 2 || got != tt.want {
 				t.Errorf("modgate %q = exit %d\n%s\nwant exit 2\n%s", args, code, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLocatePolicy: an error the policy engine finds later about a policy
+// field is located under policy: in the main file, or in the policy_file.
+func TestLocatePolicy(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name, content string) string {
+		f := filepath.Join(dir, name)
+		write(t, f, content)
+		return f
+	}
+	p("policy.yaml", "mode: audit\nrule_modes:\n  licences: audit\n")
+	later := &yamlconf.FieldError{Field: "rule_modes.licences", Err: errors.New(`unknown rule "licences" (did you mean "licenses"?)`)}
+	tests := []struct{ name, file, want string }{
+		{"section", p("a.yaml", "listen: x\npolicy:\n  rule_modes:\n    licences: audit\n"), `a.yaml:4: policy.rule_modes.licences: unknown rule "licences" (did you mean "licenses"?)`},
+		{"policy_file", p("b.yaml", "listen: x\npolicy_file: policy.yaml\n"), `policy.yaml:3: rule_modes.licences: unknown rule "licences" (did you mean "licenses"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _, _ := testApp()
+			cfg, _, err := loadConfig(context.Background(), app, tt.file, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.ReplaceAll(cfg.LocatePolicy(later).Error(), dir+string(filepath.Separator), "")
+			if got != tt.want {
+				t.Errorf("LocatePolicy = %s, want %s", got, tt.want)
 			}
 		})
 	}

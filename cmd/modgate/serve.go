@@ -39,8 +39,8 @@ func parseLevel(s string) (slog.Level, error) {
 // loadServeConfig resolves the configuration of serve-like commands with
 // [loadConfig]: defaults < the --config (or MODGATE_CONFIG) file <
 // MODGATE_* variables < flags. Every problem is reported at once, as a
-// usage error (exit status 2). A reload calls it again with the same
-// arguments.
+// usage error (exit status 2). Reloading the configuration means calling
+// it again with the same arguments.
 func loadServeConfig(ctx context.Context, app *App, name string, args []string) (*Config, goEnv, *flagSetResult, error) {
 	fs := newFlagSet(app, name, "[flags]")
 	cfg, ge, err := loadConfig(ctx, app, configPath(app, args), func(cfg *Config) (func(string) bool, error) {

@@ -117,9 +117,6 @@ func Decode(file string, data []byte, dst any) (*Doc, error) {
 	return d, d.Decode(dst)
 }
 
-// File returns the name of the file d was parsed from.
-func (d *Doc) File() string { return d.file }
-
 // Has reports whether d is a mapping with key at its top level.
 func (d *Doc) Has(key string) bool {
 	k, _ := lookup(d.root, key)
