@@ -46,6 +46,7 @@ import (
 	"github.com/modgate/modgate/bot/forge"
 	"github.com/modgate/modgate/bot/gitcmd"
 	"github.com/modgate/modgate/bot/gomod"
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/proxy/api"
 )
 
@@ -366,7 +367,9 @@ func (b *Bot) process(ctx context.Context, st *repoState) error {
 		return err
 	}
 	if cfgErr != nil {
-		st.board.Errors = append(st.board.Errors, cfgErr.Error())
+		for _, e := range yamlconf.Split(cfgErr) { // one entry per problem
+			st.board.Errors = append(st.board.Errors, e.Error())
+		}
 		return b.writeDashboard(ctx, st)
 	}
 	if err := b.update(ctx, st); err != nil {

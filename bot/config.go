@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 // Config is the bot's organisation-wide configuration (the `bot:` section
@@ -46,6 +48,10 @@ type Config struct {
 	// Defaults are the per-repository settings used where a
 	// repository's .github/modgate.yaml says nothing.
 	Defaults RepoConfig `yaml:"defaults"`
+
+	// src is the document LoadConfigFile read c from, nil otherwise; see
+	// [Config.Locate].
+	src *yamlconf.Doc
 }
 
 // GitHubConfig is how the bot authenticates to GitHub.
@@ -106,65 +112,82 @@ type OrgConfig struct {
 	Exclude []string `yaml:"exclude"`
 }
 
-// Validate reports the first invalid field.
+// Validate checks c and returns every problem, each a
+// *yamlconf.FieldError naming its key in modgate's configuration file
+// ("bot.modgate.url"), joined with errors.Join; nil when c is valid.
 func (c *Config) Validate() error {
-	if c.Schedule != "" {
-		if _, err := ParseSchedule(c.Schedule, c.TimeZone); err != nil {
-			return fmt.Errorf("bot.schedule: %w", err)
-		}
+	return yamlconf.Prefix("bot", c.check())
+}
+
+// Locate places the field errors in err (such as Validate's) at their line
+// in the file c was read from by [LoadConfigFile]. A Config from anywhere
+// else returns err unchanged.
+func (c *Config) Locate(err error) error {
+	return c.src.Locate(err)
+}
+
+// check is Validate with field paths relative to the bot: section.
+func (c *Config) check() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(field, format, args...))
 	}
-	if c.TimeZone != "" {
-		if _, err := time.LoadLocation(c.TimeZone); err != nil {
-			return fmt.Errorf("bot.timezone: unknown time zone %q", c.TimeZone)
+	tz := c.TimeZone
+	if _, err := time.LoadLocation(tz); err != nil {
+		bad("timezone", "unknown time zone %q", tz)
+		tz = "" // the schedule's own problems, read in UTC
+	}
+	if c.Schedule != "" {
+		if _, err := ParseSchedule(c.Schedule, tz); err != nil {
+			bad("schedule", "%w", err)
 		}
 	}
 	if c.Modgate.URL == "" {
-		return errors.New("bot.modgate.url: required (the modgate server's base URL)")
+		bad("modgate.url", "required (the modgate server's base URL)")
 	}
-	for name, u := range map[string]string{"bot.modgate.url": c.Modgate.URL, "bot.modgate.list_url": c.Modgate.ListURL, "bot.github.api_url": c.GitHub.APIURL} {
-		if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return fmt.Errorf("%s: %q is not an http(s) URL", name, u)
+	for _, u := range []struct{ field, url string }{
+		{"modgate.url", c.Modgate.URL}, {"modgate.list_url", c.Modgate.ListURL}, {"github.api_url", c.GitHub.APIURL},
+	} {
+		if u.url != "" && !strings.HasPrefix(u.url, "https://") && !strings.HasPrefix(u.url, "http://") {
+			bad(u.field, "%q is not an http(s) URL", u.url)
 		}
 	}
 	if a := c.GitHub.App; a.AppID != 0 || a.InstallationID != 0 || a.PrivateKeyFile != "" {
-		switch {
-		case a.AppID <= 0:
-			return errors.New("bot.github.app.app_id: required with an App installation")
-		case a.InstallationID <= 0:
-			return errors.New("bot.github.app.installation_id: required with app_id")
-		case a.PrivateKeyFile == "":
-			return errors.New("bot.github.app.private_key_file: required with app_id")
+		if a.AppID <= 0 {
+			bad("github.app.app_id", "required with an App installation")
+		}
+		if a.InstallationID <= 0 {
+			bad("github.app.installation_id", "required with app_id")
+		}
+		if a.PrivateKeyFile == "" {
+			bad("github.app.private_key_file", "required with app_id")
 		}
 	}
 	if len(c.Repositories) == 0 && c.Organization.Name == "" {
-		return errors.New("bot.repositories: list repositories or set bot.organization.name")
+		bad("repositories", "list repositories or set bot.organization.name")
 	}
 	for i, r := range c.Repositories {
 		if o, n, ok := strings.Cut(r, "/"); !ok || o == "" || n == "" || strings.Contains(n, "/") {
-			return fmt.Errorf("bot.repositories[%d]: %q is not owner/name", i, r)
+			bad(fmt.Sprintf("repositories[%d]", i), "%q is not owner/name", r)
 		}
 	}
 	for i, r := range c.Organization.Exclude {
 		if _, _, ok := strings.Cut(r, "/"); !ok {
-			return fmt.Errorf("bot.organization.exclude[%d]: %q is not owner/name", i, r)
+			bad(fmt.Sprintf("organization.exclude[%d]", i), "%q is not owner/name", r)
 		}
 	}
 	if c.Concurrency < 0 {
-		return fmt.Errorf("bot.concurrency: %d is negative", c.Concurrency)
+		bad("concurrency", "%d is negative", c.Concurrency)
 	}
 	for i, kv := range c.GoEnv {
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("bot.go_env[%d]: %q is not KEY=VALUE", i, kv)
-		}
-		if k == "GOPROXY" || k == "GOWORK" {
-			return fmt.Errorf("bot.go_env[%d]: %s is set by the bot", i, k)
+		field := fmt.Sprintf("go_env[%d]", i)
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			bad(field, "%q is not KEY=VALUE", kv)
+		} else if k == "GOPROXY" || k == "GOWORK" {
+			bad(field, "%s is set by the bot", k)
 		}
 	}
-	if err := c.Defaults.Validate(); err != nil {
-		return fmt.Errorf("bot.defaults.%w", err)
-	}
-	return nil
+	return errors.Join(append(errs, yamlconf.Prefix("defaults", c.Defaults.Validate()))...)
 }
 
 // ParseSchedule parses a cron spec in a time zone ("" means UTC).

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,10 +63,10 @@ func TestParseRepoConfig(t *testing.T) {
 		{"ignore:\n  - module: example.com/x\n    versions: [v2, v1.4]\n", ""},
 		{"schedule:\n  timezone: America/New_York\n  days: [Mon, fri]\n  hours: \"22:00-06:00\"\n", ""},
 		{"commit_message: \"deps: bump {{.Subject}}\"\n", ""},
-		{"labelz: [x]\n", `line 1: unknown field "labelz"`},
-		{"limits:\n  open_prs: many\n", "line 2: cannot unmarshal"},
-		{"groups:\n  - name: Bad\n    match: [x]\n", `groups[0].name: "Bad" is not a valid group name`},
-		{"groups:\n  - name: a\n    match: [x]\n  - name: a\n    match: [y]\n", `groups[1].name: duplicate group "a"`},
+		{"labelz: [x]\n", `.github/modgate.yaml:1: labelz: unknown field (did you mean "labels"?)`},
+		{"limits:\n  open_prs: many\n", `.github/modgate.yaml:2: limits.open_prs: want an integer, got "many"`},
+		{"groups:\n  - name: Bad\n    match: [x]\n", `.github/modgate.yaml:2: groups[0].name: "Bad" is not a valid group name`},
+		{"groups:\n  - name: a\n    match: [x]\n  - name: a\n    match: [y]\n", `.github/modgate.yaml:4: groups[1].name: duplicate group "a"`},
 		{"groups:\n  - name: a\n    match: [x]\n    types: [mayor]\n", `groups[0].types[0]: unknown update type "mayor"`},
 		{"ignore:\n  - versions: [v1]\n", "ignore[0].module: empty module pattern"},
 		{"ignore:\n  - module: x\n    versions: [latest]\n", `ignore[0].versions[0]: "latest" is not a version`},
@@ -75,13 +76,17 @@ func TestParseRepoConfig(t *testing.T) {
 		{"schedule:\n  timezone: Nowhere/Town\n", "schedule.timezone: unknown time zone"},
 		{"commit_message: \"{{.Nope}}\"\n", "commit_message:"},
 		{"labels: [\"\"]\n", "labels[0]: empty label"},
+		// Every problem at once, by line.
+		{"labelz: [x]\nlimits:\n  open_prs: -1\ngroups:\n  - name: Bad\n", ".github/modgate.yaml:1: labelz: unknown field (did you mean \"labels\"?)\n" +
+			".github/modgate.yaml:3: limits.open_prs: -1 is negative\n.github/modgate.yaml:5: groups[0].name: \"Bad\" is not a valid group name (lower-case letters, digits, '.', '_', '-')\n" +
+			".github/modgate.yaml:5: groups[0].match: required"},
 	}
 	for _, tt := range tests {
 		_, err := ParseRepoConfig([]byte(tt.yaml))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("ParseRepoConfig(%q) = %v, want nil", tt.yaml, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), RepoConfigPath+": ")):
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), RepoConfigPath+":")):
 			t.Errorf("ParseRepoConfig(%q) = %v, want %s: ...%s...", tt.yaml, err, RepoConfigPath, tt.want)
 		}
 	}
@@ -136,12 +141,43 @@ func TestLoadConfigFileAndNew(t *testing.T) {
 		t.Errorf("New = %+v, %v", b, err)
 	}
 	bad := write("bad.yaml", "other: 1\nbot:\n  modgate:\n    url: x\n  repositorys: [a/b]\n")
-	if _, err := LoadConfigFile(bad); err == nil || !strings.Contains(err.Error(), "line 5: field repositorys not found") {
+	if _, err := LoadConfigFile(bad); err == nil || !strings.Contains(err.Error(), `bad.yaml:5: bot.repositorys: unknown field (did you mean "repositories"?)`) {
 		t.Errorf("LoadConfigFile(bad) = %v, want line 5", err)
 	}
 	bare := write("bare.yaml", "modgate:\n  url: https://m\nrepositories: [a/b]\n")
 	if cfg, err := LoadConfigFile(bare); err != nil || cfg.Repositories[0] != "a/b" {
 		t.Errorf("LoadConfigFile(bare) = %+v, %v", cfg, err)
+	}
+}
+
+// TestConfigLocate: Validate reports every problem, and Locate places them
+// in the file, whether it has a bot: section or is a bare bot config.
+func TestConfigLocate(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, src, want string }{
+		{"section", "listen: x\nbot:\n  modgate:\n    url: ftp://m\n  concurrency: -1\n",
+			"s.yaml:2: bot.repositories: list repositories or set bot.organization.name\n" +
+				"s.yaml:4: bot.modgate.url: \"ftp://m\" is not an http(s) URL\n" +
+				"s.yaml:5: bot.concurrency: -1 is negative"},
+		{"bare", "modgate:\n  url: ftp://m\nrepositories: [a/b]\ndefaults:\n  labels: [\"\"]\n",
+			"s.yaml:2: modgate.url: \"ftp://m\" is not an http(s) URL\n" +
+				"s.yaml:5: defaults.labels[0]: empty label"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "s.yaml")
+			if err := os.WriteFile(p, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfigFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Locate(cfg.Validate())
+			if got := strings.ReplaceAll(fmt.Sprint(err), dir+string(filepath.Separator), ""); got != tt.want {
+				t.Errorf("Locate(Validate()) =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"regexp"
 	"strings"
@@ -13,7 +12,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-	"gopkg.in/yaml.v3"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 // RepoConfigPath is where a repository keeps its bot settings.
@@ -110,103 +110,110 @@ var groupName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 
-func checkTypes(field string, types []string) error {
+func checkTypes(field string, types []string) []error {
+	var errs []error
 	for i, t := range types {
 		switch t {
 		case "major", "minor", "patch":
 		default:
-			return fmt.Errorf("%s[%d]: unknown update type %q (want major, minor or patch)", field, i, t)
+			errs = append(errs, yamlconf.Errorf(fmt.Sprintf("%s[%d]", field, i), "unknown update type %q (want major, minor or patch)", t))
 		}
 	}
-	return nil
+	return errs
 }
 
-func checkPattern(field, p string) error {
+func checkPattern(field, p string) []error {
 	if p == "" {
-		return fmt.Errorf("%s: empty module pattern", field)
+		return []error{yamlconf.Errorf(field, "empty module pattern")}
 	}
 	if _, err := path.Match(strings.TrimSuffix(p, "/..."), "x"); err != nil {
-		return fmt.Errorf("%s: bad pattern %q: %v", field, p, err)
+		return []error{yamlconf.Errorf(field, "bad pattern %q: %v", p, err)}
 	}
 	return nil
 }
 
-// Validate reports the first invalid field by its YAML name.
+// Validate checks c and returns every problem, each a *yamlconf.FieldError
+// naming its key ("groups[0].name"), joined with errors.Join; nil when c
+// is valid.
 func (c *RepoConfig) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(field, format, args...))
+	}
 	if w := c.Schedule; w != nil {
-		if w.TimeZone != "" {
-			if _, err := time.LoadLocation(w.TimeZone); err != nil {
-				return fmt.Errorf("schedule.timezone: unknown time zone %q", w.TimeZone)
-			}
+		if _, err := time.LoadLocation(w.TimeZone); err != nil {
+			bad("schedule.timezone", "unknown time zone %q", w.TimeZone)
 		}
 		for i, d := range w.Days {
 			if _, ok := weekdays[strings.ToLower(d)]; !ok {
-				return fmt.Errorf("schedule.days[%d]: unknown day %q (want mon, tue, wed, thu, fri, sat or sun)", i, d)
+				bad(fmt.Sprintf("schedule.days[%d]", i), "unknown day %q (want mon, tue, wed, thu, fri, sat or sun)", d)
 			}
 		}
 		if w.Hours != "" {
 			if _, _, err := parseHours(w.Hours); err != nil {
-				return fmt.Errorf("schedule.hours: %w", err)
+				bad("schedule.hours", "%w", err)
 			}
 		}
 	}
 	seen := map[string]bool{}
 	for i, g := range c.Groups {
-		if !groupName.MatchString(g.Name) {
-			return fmt.Errorf("groups[%d].name: %q is not a valid group name (lower-case letters, digits, '.', '_', '-')", i, g.Name)
-		}
-		if seen[g.Name] {
-			return fmt.Errorf("groups[%d].name: duplicate group %q", i, g.Name)
+		field := fmt.Sprintf("groups[%d]", i)
+		switch {
+		case !groupName.MatchString(g.Name):
+			bad(field+".name", "%q is not a valid group name (lower-case letters, digits, '.', '_', '-')", g.Name)
+		case seen[g.Name]:
+			bad(field+".name", "duplicate group %q", g.Name)
 		}
 		seen[g.Name] = true
 		if len(g.Match) == 0 {
-			return fmt.Errorf("groups[%d].match: required", i)
+			bad(field+".match", "required")
 		}
 		for j, p := range g.Match {
-			if err := checkPattern(fmt.Sprintf("groups[%d].match[%d]", i, j), p); err != nil {
-				return err
-			}
+			errs = append(errs, checkPattern(fmt.Sprintf("%s.match[%d]", field, j), p)...)
 		}
-		if err := checkTypes(fmt.Sprintf("groups[%d].types", i), g.Types); err != nil {
-			return err
-		}
+		errs = append(errs, checkTypes(field+".types", g.Types)...)
 	}
 	for i, r := range c.Ignore {
-		if err := checkPattern(fmt.Sprintf("ignore[%d].module", i), r.Module); err != nil {
-			return err
-		}
+		field := fmt.Sprintf("ignore[%d]", i)
+		errs = append(errs, checkPattern(field+".module", r.Module)...)
 		for j, v := range r.Versions {
 			if !semver.IsValid(v) {
-				return fmt.Errorf("ignore[%d].versions[%d]: %q is not a version or version prefix", i, j, v)
+				bad(fmt.Sprintf("%s.versions[%d]", field, j), "%q is not a version or version prefix", v)
 			}
 		}
-		if err := checkTypes(fmt.Sprintf("ignore[%d].types", i), r.Types); err != nil {
-			return err
-		}
+		errs = append(errs, checkTypes(field+".types", r.Types)...)
 	}
 	if l := c.Limits.OpenPRs; l != nil && *l < 0 {
-		return fmt.Errorf("limits.open_prs: %d is negative", *l)
+		bad("limits.open_prs", "%d is negative", *l)
 	}
 	if l := c.Limits.PRsPerRun; l != nil && *l < 0 {
-		return fmt.Errorf("limits.prs_per_run: %d is negative", *l)
+		bad("limits.prs_per_run", "%d is negative", *l)
 	}
 	for i, l := range c.Labels {
 		if strings.TrimSpace(l) == "" {
-			return fmt.Errorf("labels[%d]: empty label", i)
+			bad(fmt.Sprintf("labels[%d]", i), "empty label")
 		}
 	}
 	if c.CommitMessage != "" {
-		t, err := template.New("commit_message").Option("missingkey=error").Parse(c.CommitMessage)
-		if err != nil {
-			return fmt.Errorf("commit_message: %w", err)
+		if err := checkCommitMessage(c.CommitMessage); err != nil {
+			bad("commit_message", "%w", err)
 		}
-		var b bytes.Buffer
-		if err := t.Execute(&b, TemplateData{Subject: "example.com/m to v1.2.3", Type: "minor"}); err != nil {
-			return fmt.Errorf("commit_message: %w", err)
-		}
-		if strings.TrimSpace(b.String()) == "" {
-			return errors.New("commit_message: renders empty")
-		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkCommitMessage parses and renders a commit message template.
+func checkCommitMessage(msg string) error {
+	t, err := template.New("commit_message").Option("missingkey=error").Parse(msg)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, TemplateData{Subject: "example.com/m to v1.2.3", Type: "minor"}); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.String()) == "" {
+		return errors.New("renders empty")
 	}
 	return nil
 }
@@ -274,22 +281,17 @@ func (w *Window) Open(t time.Time) bool {
 	return true
 }
 
-var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-
 // ParseRepoConfig reads a repository's .github/modgate.yaml and
-// validates it. Errors name the file, and the line or field.
+// validates it. It reports every problem at once, each as
+// ".github/modgate.yaml:line: field: message", sorted by line.
 func ParseRepoConfig(data []byte) (*RepoConfig, error) {
 	var c RepoConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		msg := unknownField.ReplaceAllString(err.Error(), `unknown field "$1"`)
-		msg = strings.TrimPrefix(strings.TrimPrefix(msg, "yaml: "), "unmarshal errors:")
-		msg = strings.Join(strings.Fields(msg), " ")
-		return nil, fmt.Errorf("%s: %s", RepoConfigPath, msg)
+	doc, err := yamlconf.Decode(RepoConfigPath, data, &c)
+	if doc == nil {
+		return nil, err // syntax: nothing decoded
 	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", RepoConfigPath, err)
+	if err := doc.Locate(errors.Join(err, c.Validate())); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

@@ -112,8 +112,8 @@ func TestInvalidRepoConfigOnDashboard(t *testing.T) {
 	e.addRepo("acme", "bad2", f, fakegithub.Repo{})
 	e.run(e.bot(Config{Repositories: []string{"acme/bad", "acme/bad2"}}, nil))
 	for repo, want := range map[string]string{
-		"bad":  `.github/modgate.yaml: line 2: unknown field "labelz"`,
-		"bad2": `.github/modgate.yaml: groups[0].name: "Bad Name" is not a valid group name`,
+		"bad":  `.github/modgate.yaml:2: labelz: unknown field (did you mean "labels"?)`,
+		"bad2": `.github/modgate.yaml:2: groups[0].name: "Bad Name" is not a valid group name`,
 	} {
 		if n := len(e.gh.Pulls("acme", repo)); n != 0 {
 			t.Errorf("%s: %d pull requests despite an invalid config", repo, n)

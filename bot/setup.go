@@ -1,53 +1,37 @@
 package bot
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/modgate/modgate/bot/forge"
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/proxy/api"
 )
 
 // LoadConfigFile reads the bot's configuration from a YAML file: the
 // `bot:` section of a modgate configuration file (other sections are
-// left to their owners), or, without one, the whole file. Unknown keys
-// in the bot's part are errors, reported with their line. The result is
-// not validated.
+// left to their owners), or, without one, the whole file. Every unknown
+// key and type mismatch in the bot's part is reported at once, each a
+// *yamlconf.Error printing as "file:line: field: message", and the other
+// keys are decoded all the same. A file that cannot be read or parsed
+// decodes nothing: its error is wrapped as "bot config: …". The result is
+// not validated; its [Config.Locate] places Validate's errors in the file.
 func LoadConfigFile(path string) (Config, error) {
 	var cfg Config
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("bot config: %w", err)
 	}
-	var top map[string]any
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return cfg, fmt.Errorf("bot config %s: %w", path, err)
+	doc, err := yamlconf.Parse(path, data)
+	if err != nil {
+		return cfg, fmt.Errorf("bot config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if _, ok := top["bot"]; ok {
-		// Other sections belong to other owners: the inline map takes
-		// them, while unknown keys under bot: are still errors, with
-		// their line in the file.
-		var wrapper struct {
-			Bot  Config         `yaml:"bot"`
-			Rest map[string]any `yaml:",inline"`
-		}
-		if err := dec.Decode(&wrapper); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("bot config %s: %w", path, err)
-		}
-		return wrapper.Bot, nil
-	}
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("bot config %s: %w", path, err)
-	}
-	return cfg, nil
+	sec := doc.Section("bot")
+	err = sec.Decode(&cfg)
+	cfg.src = sec
+	return cfg, err
 }
 
 // New builds a Bot from a validated cfg: the GitHub client (token from

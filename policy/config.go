@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"gopkg.in/yaml.v3"
 )
 
@@ -95,6 +96,10 @@ type Config struct {
 	ServeInfoModWhenDenied *bool `yaml:"serve_info_mod_when_denied"`
 	// Cache configures the decision cache.
 	Cache CacheConfig `yaml:"cache"`
+
+	// src is the document c was parsed from by ParseConfig or LoadConfig,
+	// nil otherwise; see [Config.Locate].
+	src *yamlconf.Doc
 }
 
 // VulnConfig configures the vulnerabilities rule.
@@ -231,10 +236,10 @@ func (c *DecisionLogConfig) UnmarshalYAML(n *yaml.Node) error {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: decision_log: want a path or a mapping", n.Line)}}
 	}
 	var msgs []string
-	known := fieldTypes(reflect.TypeFor[DecisionLogConfig]())
+	known := yamlNames(reflect.TypeFor[DecisionLogConfig]())
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; known[k.Value] == nil {
-			msgs = append(msgs, fmt.Sprintf("line %d: field %s not found in type policy.DecisionLogConfig", k.Line, k.Value))
+		if k := n.Content[i]; !slices.Contains(known, k.Value) {
+			msgs = append(msgs, fmt.Sprintf("line %d: decision_log.%s: unknown field%s", k.Line, k.Value, yamlconf.DidYouMean(k.Value, known...)))
 		}
 	}
 	type plain DecisionLogConfig // without this method
@@ -249,6 +254,17 @@ func (c *DecisionLogConfig) UnmarshalYAML(n *yaml.Node) error {
 		return &yaml.TypeError{Errors: msgs}
 	}
 	return nil
+}
+
+// yamlNames lists the YAML names of struct type t's fields.
+func yamlNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // check reports invalid settings through bad.
@@ -349,14 +365,9 @@ func (w *Waiver) ExpiresAt() (time.Time, error) {
 }
 
 // FieldError is a configuration error in one field, named by its YAML path
-// (for example "lists.blocked[2].versions").
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+// relative to the policy section (for example "lists.blocked[2].versions").
+// [Config.Locate] turns it into a [ConfigError] with the file and line.
+type FieldError = yamlconf.FieldError
 
 // Validate checks c and returns every problem, each a *FieldError, joined
 // with errors.Join; nil when c is valid.
@@ -378,7 +389,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		mode = ModeEnforce
 	case ModeEnforce, ModeAudit:
 	default:
-		bad("mode", "%q: want enforce or audit", c.Mode)
+		bad("mode", "%q: want enforce or audit%s", c.Mode, yamlconf.DidYouMean(string(c.Mode), "enforce", "audit"))
 	}
 	ruleModes := map[string]any{}
 	for _, r := range sortedKeys(c.RuleModes) {
@@ -386,7 +397,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		switch m {
 		case ModeEnforce, ModeAudit, ModeOff:
 		default:
-			bad("rule_modes."+r, "%q: want enforce, audit or off", m)
+			bad("rule_modes."+r, "%q: want enforce, audit or off%s", m, yamlconf.DidYouMean(string(m), "enforce", "audit", "off"))
 		}
 		if strings.TrimSpace(r) == "" {
 			bad("rule_modes", "empty rule name")
@@ -444,7 +455,7 @@ func (c *Config) normalize() (map[string]any, error) {
 				m = MatchExact
 			case MatchExact, MatchPrefix, MatchRegex:
 			default:
-				bad(field+".match", "%q: want exact, prefix or regex", e.Match)
+				bad(field+".match", "%q: want exact, prefix or regex%s", e.Match, yamlconf.DidYouMean(string(e.Match), "exact", "prefix", "regex"))
 			}
 			if strings.TrimSpace(e.Module) == "" {
 				bad(field+".module", "required")
@@ -486,7 +497,7 @@ func (c *Config) normalize() (map[string]any, error) {
 		case ActionAllow, ActionWarn, ActionDeny:
 			return string(a)
 		}
-		bad(field, "%q: want allow, warn or deny", a)
+		bad(field, "%q: want allow, warn or deny%s", a, yamlconf.DidYouMean(string(a), "allow", "warn", "deny"))
 		return string(ActionAllow)
 	}
 	licenses := map[string]any{

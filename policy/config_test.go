@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 func TestValidateNamesField(t *testing.T) {
@@ -20,6 +22,8 @@ func TestValidateNamesField(t *testing.T) {
 		{Config{Mode: ModeAudit, RuleModes: map[string]Mode{"cooldown": ModeOff, "acme": ModeEnforce}}, ""},
 		{Config{Mode: ModeOff}, `mode: "off": want enforce or audit`},
 		{Config{RuleModes: map[string]Mode{"cooldown": "loud"}}, `rule_modes.cooldown: "loud"`},
+		{Config{Mode: "audti"}, `mode: "audti": want enforce or audit (did you mean "audit"?)`},
+		{Config{Pseudo: "wran"}, `pseudo: "wran": want allow, warn or deny (did you mean "warn"?)`},
 		{Config{Vulns: VulnConfig{Ignore: []string{"GO-1", " "}}}, "vulns.ignore[1]: empty ID"},
 		{Config{Cooldown: CooldownConfig{Days: -1}}, "cooldown.days: -1"},
 		{Config{Cooldown: CooldownConfig{Days: 3, Minor: ptr(-2)}}, "cooldown.minor: -2"},
@@ -161,7 +165,7 @@ func TestParseConfigFiles(t *testing.T) {
 		`bad.yaml:10: policy.lists.blocked[1].versions: constraint ">= banana"`,
 		`bad.yaml:14: policy.waivers[0].expires: expires "next week"`,
 		`bad.yaml:12: policy.waivers[0].owner: required`,
-		`bad.yaml:15: policy.licences: unknown field`,
+		`bad.yaml:15: policy.licences: unknown field (did you mean "licenses"?)`,
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
@@ -178,13 +182,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"policy:\n", ""},
 		{"server:\n  listen: :8080\npolicy:\n  pseudo: warn\n", ""},
 		{"mode: audit\n", ""},
-		{"mode: [a, b]\n", "c.yaml:1: cannot unmarshal"},
-		{"cooldown:\n  days: seven\n", "c.yaml:2: cannot unmarshal !!str `seven`"},
+		{"mode: [a, b]\n", "c.yaml:1: mode: want a string, got a list"},
+		{"cooldown:\n  days: seven\n", `c.yaml:2: cooldown.days: want an integer, got "seven"`},
 		{"cooldown: {days: 1\n", "c.yaml:1: did not find expected ',' or '}'"},
-		{"\tmode: audit\n", "c.yaml: found character that cannot start any token"},
+		{"\tmode: audit\n", "c.yaml:1: found character that cannot start any token"},
 		{"waivers:\n  - modul: x\n", "c.yaml:2: waivers[0].modul: unknown field"},
-		{"cache:\n  ttl: 5 minutes\n", "c.yaml:2"},
-		{"just a string\n", "cannot unmarshal"},
+		{"cache:\n  ttl: 5 minutes\n", `c.yaml:2: cache.ttl: want a duration such as 90s, 5m or 1h30m, got "5 minutes"`},
+		{"just a string\n", `c.yaml:1: want a mapping, got "just a string"`},
+		{"policy:\n  rule_modez: {x: off}\n", `c.yaml:2: policy.rule_modez: unknown field (did you mean "rule_modes"?)`},
+		{"policy: [x]\n", "c.yaml:1: policy: want a mapping, got a list"},
 		{"policy:\n  rule_modes:\n    cooldown: sometimes\n", `c.yaml:3: policy.rule_modes.cooldown: "sometimes"`},
 	}
 	for _, tt := range tests {
@@ -203,6 +209,45 @@ func TestParseConfigErrors(t *testing.T) {
 	cfg, err := ParseConfig("c.yaml", []byte("cache:\n  ttl: 90s\n"))
 	if err != nil || cfg.Cache.TTL != 90*time.Second {
 		t.Errorf("ParseConfig(ttl: 90s) = %+v, %v", cfg, err)
+	}
+}
+
+// TestParseConfigSortsByLine: every problem of bad.yaml, decoding and
+// validation alike, in file order.
+func TestParseConfigSortsByLine(t *testing.T) {
+	_, err := LoadConfig("../testdata/policy/bad.yaml")
+	var last int
+	for _, e := range yamlconf.Split(err) {
+		var ce *ConfigError
+		if !errors.As(e, &ce) {
+			t.Fatalf("LoadConfig(bad.yaml): %v is not a ConfigError", e)
+		}
+		if ce.Line < last {
+			t.Errorf("LoadConfig(bad.yaml): line %d after line %d:\n%v", ce.Line, last, err)
+		}
+		last = ce.Line
+	}
+}
+
+// TestConfigLocate: an error found after parsing (as the engine will find
+// unknown rule names) is located in the file the config came from.
+func TestConfigLocate(t *testing.T) {
+	later := errors.Join(
+		&FieldError{Field: "rule_modes.licences", Err: errors.New(`unknown rule "licences" (did you mean "licenses"?)`)},
+		&FieldError{Field: "waivers[0].rules[0]", Err: errors.New(`unknown rule "vulns"`)},
+	)
+	src := "policy:\n  rule_modes:\n    licences: audit\n  waivers:\n    - module: m\n      rules: [vulns]\n      reason: r\n      owner: o\n      expires: 2099-01-01\n"
+	cfg, err := ParseConfig("modgate.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "modgate.yaml:3: policy.rule_modes.licences: unknown rule \"licences\" (did you mean \"licenses\"?)\n" +
+		"modgate.yaml:6: policy.waivers[0].rules[0]: unknown rule \"vulns\""
+	if got := cfg.Locate(later); got == nil || got.Error() != want {
+		t.Errorf("Locate =\n%v\nwant\n%s", got, want)
+	}
+	if got := (&Config{}).Locate(later); got != later {
+		t.Errorf("Locate on a Config built in Go = %v, want the error unchanged", got)
 	}
 }
 

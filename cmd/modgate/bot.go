@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/modgate/modgate/bot"
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 // repoList is the repeatable --repo flag.
@@ -54,26 +56,36 @@ func runBot(ctx context.Context, app *App, args []string) error {
 		return usageErrorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	var cfg bot.Config
+	var fileErr error
 	if f.config != "" {
-		var err error
-		if cfg, err = bot.LoadConfigFile(f.config); err != nil {
-			return err
+		if cfg, fileErr = bot.LoadConfigFile(f.config); fileErr != nil && !isConfigProblem(fileErr) {
+			return fileErr
 		}
 	}
+	var set []string // YAML fields the flags set
 	if len(f.repos) > 0 {
 		cfg.Repositories, cfg.Organization = f.repos, bot.OrgConfig{}
+		set = append(set, "bot.repositories", "bot.organization")
 	}
 	if f.org != "" {
 		cfg.Organization.Name = f.org
+		set = append(set, "bot.organization.name")
 	}
 	if f.modgate != "" {
 		cfg.Modgate.URL = f.modgate
+		set = append(set, "bot.modgate.url")
 	}
 	if f.schedule != "" {
 		cfg.Schedule = f.schedule
+		set = append(set, "bot.schedule")
 	}
 	if f.timezone != "" {
 		cfg.TimeZone = f.timezone
+		set = append(set, "bot.timezone")
+	}
+	// Every problem of the file and of the result at once, located.
+	if err := locateExcept(cfg.Locate, errors.Join(fileErr, cfg.Validate()), under(set)); err != nil {
+		return usageConfigError(err)
 	}
 	if err := checkBotFlags(f, cfg); err != nil {
 		return err
@@ -106,6 +118,14 @@ func runBot(ctx context.Context, app *App, args []string) error {
 		return fmt.Errorf("%d of %d repositories failed", failed, len(rep.Repos))
 	}
 	return nil
+}
+
+// isConfigProblem reports whether err is about the contents of a
+// configuration file (located problems, with the rest of the file
+// decoded), not a failure to read or parse it.
+func isConfigProblem(err error) bool {
+	_, ok := yamlconf.Split(err)[0].(*yamlconf.Error)
+	return ok
 }
 
 // checkBotFlags validates flag combinations.

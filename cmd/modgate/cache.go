@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/modgate/modgate/proxy/modcache"
 	"github.com/modgate/modgate/proxy/storage"
@@ -18,9 +19,15 @@ func runCache(ctx context.Context, app *App, args []string) error {
 	}
 	ge := readGoEnv(ctx, app)
 	cfg := defaultConfig(app, ge)
+	// Only storage_dir matters here, but unknown keys and type
+	// mismatches in the file are still errors.
 	if path := configPath(app, args[1:]); path != "" {
-		if err := loadConfigFile(path, &cfg); err != nil {
-			return &exitError{code: 2, err: err}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("config: %w", err)}
+		}
+		if err := readConfigFile(path, data, &cfg); err != nil {
+			return usageConfigError(err)
 		}
 	}
 	fs := newFlagSet(app, "cache verify", "[--purge] [--storage-dir DIR]")

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/modgate/modgate/bot"
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/upstream"
@@ -85,6 +82,10 @@ type Config struct {
 	// Bot configures `modgate bot`, which reads and validates it itself;
 	// serve accepts the section so one file can configure both.
 	Bot bot.Config `yaml:"bot"`
+
+	// src is the file the configuration was read from, nil for none; its
+	// problems, found at any time, are located in it (see [Config.Locate]).
+	src *yamlconf.Doc
 }
 
 // goEnv holds the go command's settings that provide defaults.
@@ -155,19 +156,71 @@ func defaultConfig(app *App, ge goEnv) Config {
 	}
 }
 
-// loadConfigFile decodes a YAML file into cfg, rejecting unknown keys so
-// typos are reported with their line.
-func loadConfigFile(path string, cfg *Config) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
+// loadConfig is the one way modgate reads its configuration: defaults
+// from the go command's environment, then the YAML file at path ("" for
+// none), then override (serve's MODGATE_* variables and flags; nil for
+// none), then the policy_file if one is set. It validates the result and
+// returns every problem at once, each located in the file it comes from
+// ("modgate.yaml:7: policy.rule_modez: unknown field (did you mean
+// "rule_modes"?)"), sorted by line. Serve's start-up (loadServeConfig) and
+// `modgate policy check` call it, so they report a file alike; a reload of
+// the configuration should too, through loadServeConfig.
+//
+// override returns which YAML fields it set, whose problems name their
+// field but no line (the value is not in the file). An unreadable file and
+// override's own errors are returned as they are, as *exitError.
+func loadConfig(ctx context.Context, app *App, path string, override func(*Config) (set func(field string) bool, err error)) (*Config, goEnv, error) {
+	ge := readGoEnv(ctx, app)
+	cfg := defaultConfig(app, ge)
+	var fileErr error
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, ge, &exitError{code: 2, err: fmt.Errorf("config: %w", err)}
+		}
+		if fileErr = readConfigFile(path, data, &cfg); cfg.src == nil {
+			return nil, ge, fileErr // a syntax error: nothing was decoded
+		}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
+	set := func(string) bool { return false }
+	if override != nil {
+		var err error
+		if set, err = override(&cfg); err != nil {
+			return nil, ge, err
+		}
 	}
-	// Relative policy paths are relative to the config file.
+	if err := locateExcept(cfg.Locate, errors.Join(fileErr, cfg.loadPolicyFile(), cfg.Validate()), set); err != nil {
+		return nil, ge, err
+	}
+	return &cfg, ge, nil
+}
+
+// locateExcept locates err's problems with locate, except the field errors
+// of fields set(field) says a flag or variable set: no line of the file
+// holds their value, so they name their field only, after the others.
+func locateExcept(locate func(error) error, err error, set func(field string) bool) error {
+	var inFile, fromFlags []error
+	for _, e := range yamlconf.Split(err) {
+		if fe, ok := e.(*yamlconf.FieldError); ok && set(fe.Field) {
+			fromFlags = append(fromFlags, e)
+		} else {
+			inFile = append(inFile, e)
+		}
+	}
+	return errors.Join(locate(errors.Join(inFile...)), errors.Join(fromFlags...))
+}
+
+// readConfigFile decodes data, the YAML file path, over cfg (which holds
+// the defaults) and remembers the file in cfg.src, unless data does not
+// parse. It reports every unknown key and type mismatch at once, decoding
+// the other keys all the same. Relative paths in the file (policy.paths,
+// policy_file) are made relative to its directory.
+func readConfigFile(path string, data []byte, cfg *Config) error {
+	doc, err := yamlconf.Decode(path, data, cfg)
+	if doc == nil {
+		return err
+	}
+	cfg.src = doc
 	dir := filepath.Dir(path)
 	for i, p := range cfg.Policy.Paths {
 		if !filepath.IsAbs(p) {
@@ -177,7 +230,47 @@ func loadConfigFile(path string, cfg *Config) error {
 	if cfg.PolicyFile != "" && !filepath.IsAbs(cfg.PolicyFile) {
 		cfg.PolicyFile = filepath.Join(dir, cfg.PolicyFile)
 	}
+	return err
+}
+
+// loadPolicyFile replaces c.Policy with the policy configuration file
+// c.PolicyFile names, if any, keeping a decision log set elsewhere
+// (--decision-log) when that file sets none. Its problems are located in
+// that file; if it cannot be read, the problem is policy_file's.
+func (c *Config) loadPolicyFile() error {
+	if c.PolicyFile == "" {
+		return nil
+	}
+	dl := c.Policy.DecisionLog
+	pc, err := policy.LoadConfig(c.PolicyFile)
+	if err != nil {
+		// The section the file replaces is not validated in its stead.
+		c.Policy = policy.Config{DecisionLog: dl}
+		if _, ok := yamlconf.Split(err)[0].(*yamlconf.Error); !ok {
+			return yamlconf.Errorf("policy_file", "%w", err)
+		}
+		return err
+	}
+	c.Policy = *pc
+	if c.Policy.DecisionLog.Path == "" {
+		c.Policy.DecisionLog = dl
+	}
 	return nil
+}
+
+// Locate places the field errors in err, named from the top of the file
+// as Validate names them, at their line in the file c was read from; see
+// [yamlconf.Doc.Locate]. c without a file returns err unchanged.
+func (c *Config) Locate(err error) error {
+	return c.src.Locate(err)
+}
+
+// LocatePolicy is Locate for errors whose fields are relative to the
+// policy configuration, such as the policy engine's: they are located in
+// the policy_file when the policy came from one, else under policy: in
+// c's file.
+func (c *Config) LocatePolicy(err error) error {
+	return c.Locate(yamlconf.Prefix("policy", c.Policy.Locate(err)))
 }
 
 // configPath finds --config in args (before full parsing, since the file
@@ -234,63 +327,92 @@ func applyEnv(app *App, fs *flag.FlagSet) error {
 	return err
 }
 
-// Validate checks the configuration, naming the offending setting.
+// flagFields returns a test of whether a YAML field, or one below it, was
+// set by one of fs's flags (from the command line or a MODGATE_*
+// variable).
+func flagFields(fs *flag.FlagSet) func(field string) bool {
+	var set []string
+	fs.Visit(func(f *flag.Flag) { set = append(set, flagField(f.Name)) })
+	return under(set)
+}
+
+// under returns a test of whether a YAML field is one of fields or below
+// one of them.
+func under(fields []string) func(field string) bool {
+	return func(field string) bool {
+		for _, s := range fields {
+			if field == s || strings.HasPrefix(field, s+".") || strings.HasPrefix(field, s+"[") {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// flagField is the YAML field a serve flag sets: --some-name sets
+// some_name, except for the flags named for their section.
+func flagField(name string) string {
+	switch name {
+	case "policy":
+		return "policy_file"
+	case "vulndb-source":
+		return "vulndb.source"
+	case "decision-log":
+		return "policy.decision_log"
+	}
+	return strings.ReplaceAll(name, "-", "_")
+}
+
+// Validate checks c and returns every problem, each a
+// *yamlconf.FieldError naming its YAML field (listen, policy.cache.size,
+// vulndb.refresh, ...), joined with errors.Join; nil when c is valid.
+// Problems of a policy read from policy_file are already located in that
+// file. Validate reads no files: loadConfig loads the policy_file.
 func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(field, format, args...))
+	}
 	if c.Listen == "" {
-		return errors.New("listen: must not be empty")
+		bad("listen", "must not be empty")
 	}
 	if c.StorageDir == "" {
-		return errors.New("storage_dir: must not be empty")
+		bad("storage_dir", "must not be empty")
 	}
 	if c.Upstream == "" {
-		return errors.New("upstream: empty and `go env GOPROXY` gave nothing; set --upstream")
-	}
-	if _, err := upstream.ParseList(c.Upstream); err != nil {
-		return fmt.Errorf("upstream: %w", err)
+		bad("upstream", "empty and `go env GOPROXY` gave nothing; set --upstream")
+	} else if _, err := upstream.ParseList(c.Upstream); err != nil {
+		bad("upstream", "%w", err)
 	}
 	if c.PrivateUpstream != "" {
 		if _, err := upstream.ParseList(c.PrivateUpstream); err != nil {
-			return fmt.Errorf("private_upstream: %w", err)
+			bad("private_upstream", "%w", err)
 		}
 	}
 	if c.PathPrefix != "" && (!strings.HasPrefix(c.PathPrefix, "/") || strings.HasSuffix(c.PathPrefix, "/")) {
-		return fmt.Errorf("path_prefix: %q must start with / and not end with /", c.PathPrefix)
+		bad("path_prefix", "%q must start with / and not end with /", c.PathPrefix)
 	}
-	for name, d := range map[string]time.Duration{"list_ttl": c.ListTTL, "upstream_timeout": c.UpstreamTimeout,
-		"upstream_idle_timeout": c.UpstreamIdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {
-		if d <= 0 {
-			return fmt.Errorf("%s: must be positive, got %v", name, d)
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{{"list_ttl", c.ListTTL}, {"upstream_timeout", c.UpstreamTimeout}, {"upstream_idle_timeout", c.UpstreamIdleTimeout}, {"shutdown_timeout", c.ShutdownTimeout}} {
+		if d.d <= 0 {
+			bad(d.field, "must be positive, got %v", d.d)
 		}
 	}
 	if c.UpstreamConcurrency <= 0 {
-		return fmt.Errorf("upstream_concurrency: must be positive, got %d", c.UpstreamConcurrency)
+		bad("upstream_concurrency", "must be positive, got %d", c.UpstreamConcurrency)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return fmt.Errorf("log_format: %q is not text or json", c.LogFormat)
+		bad("log_format", "%q is not text or json%s", c.LogFormat, yamlconf.DidYouMean(c.LogFormat, "text", "json"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
-		return fmt.Errorf("log_level: %w", err)
+		bad("log_level", "%w", err)
 	}
-	if c.PolicyFile != "" {
-		pc, err := policy.LoadConfig(c.PolicyFile)
-		if err != nil {
-			return fmt.Errorf("policy_file: %w", err)
-		}
-		dl := c.Policy.DecisionLog
-		c.Policy = *pc
-		if c.Policy.DecisionLog.Path == "" {
-			c.Policy.DecisionLog = dl
-		}
-	}
-	if err := c.Policy.Validate(); err != nil {
-		return fmt.Errorf("policy: %w", err)
-	}
-	if err := c.VulnDB.Validate(); err != nil {
-		return fmt.Errorf("vulndb: %w", err)
-	}
-	return nil
+	errs = append(errs, yamlconf.Prefix("policy", c.Policy.Locate(c.Policy.Validate())), c.VulnDB.Validate())
+	return errors.Join(errs...)
 }
 
 func parseSumDB(c *Config, goroot string) (*checksum.DB, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/proxytest"
 )
@@ -60,21 +62,33 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		os.WriteFile(p, []byte(content), 0o644)
 		return p
 	}
+	write("p.yaml", "mode: strict\ncooldown:\n  dayz: 1\n")
 	tests := []struct {
 		name string
 		env  []string
 		args []string
 		want string
+		not  string // must not appear
 	}{
-		{"unknown key", nil, []string{"--config", write("a.yaml", "listen: x\nupstreem: y\n")}, "line 2: field upstreem not found"},
-		{"bad yaml", nil, []string{"--config", write("b.yaml", "listen: [\n")}, "b.yaml"},
-		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
-		{"bad upstream", nil, []string{"--upstream", "ftp://x"}, "upstream: "},
-		{"no scheme", nil, []string{"--upstream", "example.com"}, "has no scheme"},
-		{"bad duration env", []string{"MODGATE_LIST_TTL=soon"}, nil, "MODGATE_LIST_TTL"},
-		{"negative ttl", nil, []string{"--list-ttl", "-1s"}, "list_ttl: must be positive"},
-		{"bad log format", nil, []string{"--log-format", "xml"}, "log_format"},
-		{"bad prefix", nil, []string{"--path-prefix", "proxy/"}, "path_prefix"},
+		{"unknown key", nil, []string{"--config", write("a.yaml", "listen: x\nupstreem: y\n")}, `a.yaml:2: upstreem: unknown field (did you mean "upstream"?)`, ""},
+		{"every problem", nil, []string{"--config", write("all.yaml", "listen: \"\"\nlist_ttl: soon\nlog_format: xml\n")},
+			"invalid configuration:\n" + filepath.Join(dir, "all.yaml") + ":1: listen: must not be empty\n" +
+				filepath.Join(dir, "all.yaml") + `:2: list_ttl: want a duration such as 90s, 5m or 1h30m, got "soon"` + "\n" +
+				filepath.Join(dir, "all.yaml") + `:3: log_format: "xml" is not text or json`, ""},
+		{"flag not blamed on the file", nil, []string{"--config", write("f.yaml", "listen: x\nlist_ttl: 5m\n"), "--list-ttl", "-1s"}, "\nlist_ttl: must be positive, got -1s", "f.yaml:2"},
+		{"env not blamed on the file", []string{"MODGATE_LOG_FORMAT=xml"}, []string{"--config", write("g.yaml", "log_format: json\n")}, "\nlog_format: \"xml\" is not text or json", "g.yaml:1"},
+		{"policy_file problems in that file", nil, []string{"--config", write("e.yaml", "policy_file: p.yaml\nlisten: \"\"\n")},
+			filepath.Join(dir, "e.yaml") + ":2: listen: must not be empty\n" + filepath.Join(dir, "p.yaml") + `:1: mode: "strict": want enforce or audit` + "\n" +
+				filepath.Join(dir, "p.yaml") + `:3: cooldown.dayz: unknown field (did you mean "days"?)`, ""},
+		{"missing policy_file", nil, []string{"--config", write("m.yaml", "listen: x\npolicy_file: nope.yaml\n")}, "m.yaml:2: policy_file: open ", ""},
+		{"bad yaml", nil, []string{"--config", write("b.yaml", "listen: [\n")}, "b.yaml:1: did not find expected node content", ""},
+		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file", ""},
+		{"bad upstream", nil, []string{"--upstream", "ftp://x"}, "upstream: ", ""},
+		{"no scheme", nil, []string{"--upstream", "example.com"}, "has no scheme", ""},
+		{"bad duration env", []string{"MODGATE_LIST_TTL=soon"}, nil, "MODGATE_LIST_TTL", ""},
+		{"negative ttl", nil, []string{"--list-ttl", "-1s"}, "list_ttl: must be positive", ""},
+		{"bad log format", nil, []string{"--log-format", "xml"}, "log_format", ""},
+		{"bad prefix", nil, []string{"--path-prefix", "proxy/"}, "path_prefix", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +99,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error()+errb.String(), tt.want) {
 				t.Errorf("loadServeConfig(%q) = %v, want error containing %q", tt.args, err, tt.want)
+			}
+			if tt.not != "" && strings.Contains(err.Error(), tt.not) {
+				t.Errorf("loadServeConfig(%q) = %v, want no %q", tt.args, err, tt.not)
 			}
 			var ee *exitError
 			if e, ok := err.(*exitError); ok {
@@ -117,6 +134,69 @@ func TestRunUsage(t *testing.T) {
 		if code != tt.code || !strings.Contains(out.String()+errb.String(), tt.want) {
 			t.Errorf("modgate %q = exit %d, output %q; want exit %d containing %q", tt.args, code, out.String()+errb.String(), tt.code, tt.want)
 		}
+	}
+}
+
+// TestBotConfigErrors: `modgate bot` reports every problem of its bot:
+// section at once, located, except values its flags gave.
+func TestBotConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "modgate.yaml")
+	write(t, file, "bot:\n  modgate:\n    url: ftp://m\n  repositorys: [a/b]\n  concurrency: -1\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"file", nil, "modgate bot: invalid configuration:\n" +
+			"modgate.yaml:1: bot.repositories: list repositories or set bot.organization.name\n" +
+			"modgate.yaml:3: bot.modgate.url: \"ftp://m\" is not an http(s) URL\n" +
+			"modgate.yaml:4: bot.repositorys: unknown field (did you mean \"repositories\"?)\n" +
+			"modgate.yaml:5: bot.concurrency: -1 is negative\n"},
+		{"flags", []string{"--modgate", "ftp://flag", "--repo", "acme/svc"}, "modgate bot: invalid configuration:\n" +
+			"modgate.yaml:4: bot.repositorys: unknown field (did you mean \"repositories\"?)\n" +
+			"modgate.yaml:5: bot.concurrency: -1 is negative\n" +
+			"bot.modgate.url: \"ftp://flag\" is not an http(s) URL\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _, errb := testApp()
+			args := append([]string{"bot", "--once", "--config", file}, tt.args...)
+			code := Run(context.Background(), args, nil, app.Stdout, app.Stderr, app.Env)
+			if got := strings.ReplaceAll(errb.String(), dir+string(filepath.Separator), ""); code != 2 || got != tt.want {
+				t.Errorf("modgate %q = exit %d\n%s\nwant exit 2\n%s", args, code, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLocatePolicy: an error the policy engine finds later about a policy
+// field is located under policy: in the main file, or in the policy_file.
+func TestLocatePolicy(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name, content string) string {
+		f := filepath.Join(dir, name)
+		write(t, f, content)
+		return f
+	}
+	p("policy.yaml", "mode: audit\nrule_modes:\n  licences: audit\n")
+	later := &yamlconf.FieldError{Field: "rule_modes.licences", Err: errors.New(`unknown rule "licences" (did you mean "licenses"?)`)}
+	tests := []struct{ name, file, want string }{
+		{"section", p("a.yaml", "listen: x\npolicy:\n  rule_modes:\n    licences: audit\n"), `a.yaml:4: policy.rule_modes.licences: unknown rule "licences" (did you mean "licenses"?)`},
+		{"policy_file", p("b.yaml", "listen: x\npolicy_file: policy.yaml\n"), `policy.yaml:3: rule_modes.licences: unknown rule "licences" (did you mean "licenses"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _, _ := testApp()
+			cfg, _, err := loadConfig(context.Background(), app, tt.file, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.ReplaceAll(cfg.LocatePolicy(later).Error(), dir+string(filepath.Separator), "")
+			if got != tt.want {
+				t.Errorf("LocatePolicy = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -197,8 +277,8 @@ func TestConfigDecisionLog(t *testing.T) {
 	}
 
 	for _, bad := range []struct{ src, want string }{
-		{"policy:\n  decision_log:\n    path: d.jsonl\n    max_sise: 1MB\n", "line 4: field max_sise not found in type policy.DecisionLogConfig"},
-		{"policy:\n  decision_log:\n    path: d.jsonl\n    sample_allowed: 3\n", "policy: decision_log.sample_allowed: 3: want a fraction between 0 and 1"},
+		{"policy:\n  decision_log:\n    path: d.jsonl\n    max_sise: 1MB\n", "bad.yaml:4: decision_log.max_sise: unknown field (did you mean \"max_size\"?)"},
+		{"policy:\n  decision_log:\n    path: d.jsonl\n    sample_allowed: 3\n", "bad.yaml:4: policy.decision_log.sample_allowed: 3: want a fraction between 0 and 1"},
 	} {
 		app, _, errb := testApp()
 		_, _, _, err := loadServeConfig(context.Background(), app, "serve", []string{"--config", write("bad.yaml", bad.src)})

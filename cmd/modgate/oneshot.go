@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -10,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/scanner/vulndb"
 )
 
@@ -43,42 +44,36 @@ func (f *sourceFlags) validate() error {
 	return nil
 }
 
-// resolve builds the configuration the flags describe.
+// resolve builds the configuration the flags describe, with serve's
+// loader: the file's problems, every one located, stop the command.
 func (f *sourceFlags) resolve(ctx context.Context, app *App) (*Config, goEnv, error) {
-	ge := readGoEnv(ctx, app)
-	cfg := defaultConfig(app, ge)
-	file := f.config
-	if file == "" {
-		file = app.Getenv("MODGATE_CONFIG")
-	}
-	if file != "" {
-		if err := loadConfigFile(file, &cfg); err != nil {
-			return nil, ge, &exitError{code: 2, err: err}
+	file := cmp.Or(f.config, app.Getenv("MODGATE_CONFIG"))
+	override := func(cfg *Config) (func(string) bool, error) {
+		set := map[string]bool{}
+		if f.policyFile != "" {
+			cfg.PolicyFile, set["policy_file"] = f.policyFile, true
 		}
-	}
-	if f.policyFile != "" {
-		pc, err := policy.LoadConfig(f.policyFile)
-		if err != nil {
-			return nil, ge, &exitError{code: 2, err: fmt.Errorf("policy: %w", err)}
+		if u := cmp.Or(f.upstream, app.Getenv("MODGATE_UPSTREAM")); u != "" {
+			cfg.Upstream, set["upstream"] = u, true
 		}
-		cfg.Policy, cfg.PolicyFile = *pc, ""
+		src := f.vulnDB
+		if src == "" && file == "" {
+			src = app.Getenv("GOVULNDB")
+		}
+		if src != "" {
+			cfg.VulnDB, set["vulndb"] = vulnDBConfig(src), true
+		}
+		return func(field string) bool { return set[strings.SplitN(field, ".", 2)[0]] }, nil
 	}
-	if f.upstream != "" {
-		cfg.Upstream = f.upstream
-	} else if u := app.Getenv("MODGATE_UPSTREAM"); u != "" && file == "" {
-		cfg.Upstream = u
+	cfg, ge, err := loadConfig(ctx, app, file, override)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return nil, ge, err
+		}
+		return nil, ge, &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
-	src := f.vulnDB
-	if src == "" && file == "" {
-		src = app.Getenv("GOVULNDB")
-	}
-	if src != "" {
-		cfg.VulnDB = vulnDBConfig(src)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, ge, &exitError{code: 2, err: fmt.Errorf("invalid configuration: %w", err)}
-	}
-	return &cfg, ge, nil
+	return cfg, ge, nil
 }
 
 // vulnDBConfig turns a --vulndb value into a source: a directory of OSV

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
 )
@@ -65,6 +67,40 @@ func loadPolicyConfig(app *App, file string) (*policy.Config, string, error) {
 		return nil, file, err
 	}
 	return cfg, file, nil
+}
+
+// loadCheckConfig loads what `policy check` validates from file ("" means
+// the MODGATE_CONFIG file, and none at all the zero configuration). A
+// modgate configuration file (one with a policy: or policy_file: key) is
+// read with [loadConfig], exactly as serve reads it at start-up, so the
+// check rejects whatever serve would; any other file is a stand-alone
+// policy file. locate places the policy's later problems in their file.
+func loadCheckConfig(ctx context.Context, app *App, file string) (cfg *policy.Config, locate func(error) error, path string, err error) {
+	if file == "" {
+		file = app.Getenv("MODGATE_CONFIG")
+	}
+	if file == "" {
+		return &policy.Config{}, func(err error) error { return err }, "", nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, file, err
+	}
+	doc, err := yamlconf.Parse(file, data)
+	if err != nil {
+		return nil, nil, file, err
+	}
+	if !doc.Has("policy") && !doc.Has("policy_file") {
+		if cfg, err = policy.LoadConfig(file); err != nil {
+			return nil, nil, file, err
+		}
+		return cfg, cfg.Locate, file, nil
+	}
+	c, _, err := loadConfig(ctx, app, file, nil)
+	if err != nil {
+		return nil, nil, file, err
+	}
+	return &c.Policy, c.LocatePolicy, file, nil
 }
 
 // runPolicyTest runs the Rego unit tests: the built-in bundle's when no
@@ -335,20 +371,24 @@ func readInput(app *App, file string) (policy.Input, error) {
 // reporting every problem with its file and line.
 func runPolicyCheck(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "policy check", "[flags] [path ...]")
-	configFile := fs.String("config", "", "configuration `file` with a policy section (env MODGATE_CONFIG)")
+	configFile := fs.String("config", "", "modgate configuration `file`, or a file holding just its policy section (env MODGATE_CONFIG)")
 	strict := fs.Bool("strict", false, "also apply OPA's strict checks (unused variables and imports, shadowing, deprecated built-ins) to custom rules")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, file, err := loadPolicyConfig(app, *configFile)
+	cfg, locate, file, err := loadCheckConfig(ctx, app, *configFile)
 	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
 		fmt.Fprintln(app.Stderr, err)
 		return exitCode(1)
 	}
 	cfg.Paths = append(cfg.Paths, fs.Args()...)
 	rep, err := policy.Check(ctx, cfg, policy.CheckOptions{Strict: *strict})
 	if err != nil {
-		fmt.Fprintln(app.Stderr, err)
+		fmt.Fprintln(app.Stderr, locate(err))
 		return exitCode(1)
 	}
 	for _, w := range rep.Warnings {

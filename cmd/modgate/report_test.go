@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,8 +10,6 @@ import (
 
 	"golang.org/x/tools/txtar"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata")
 
 // TestReportGolden runs each testdata/report/*.txtar transcript: its
 // header holds "args:" (with $LOGS for the fixture log directory) and

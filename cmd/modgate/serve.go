@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/proxy/checksum"
@@ -28,32 +29,43 @@ import (
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+		return 0, fmt.Errorf("%q is not debug, info, warn or error%s", s, yamlconf.DidYouMean(s, "debug", "info", "warn", "error"))
 	}
 	return l, nil
 }
 
-// loadServeConfig resolves the configuration for serve-like commands.
+// loadServeConfig resolves the configuration of serve-like commands with
+// [loadConfig]: defaults < the --config (or MODGATE_CONFIG) file <
+// MODGATE_* variables < flags. Every problem is reported at once, as a
+// usage error (exit status 2). Reloading the configuration means calling
+// it again with the same arguments.
 func loadServeConfig(ctx context.Context, app *App, name string, args []string) (*Config, goEnv, *flagSetResult, error) {
-	ge := readGoEnv(ctx, app)
-	cfg := defaultConfig(app, ge)
-	if path := configPath(app, args); path != "" {
-		if err := loadConfigFile(path, &cfg); err != nil {
-			return nil, ge, nil, &exitError{code: 2, err: err}
-		}
-	}
 	fs := newFlagSet(app, name, "[flags]")
-	bindServeFlags(fs, &cfg)
-	if err := applyEnv(app, fs); err != nil {
-		return nil, ge, nil, err
+	cfg, ge, err := loadConfig(ctx, app, configPath(app, args), func(cfg *Config) (func(string) bool, error) {
+		bindServeFlags(fs, cfg)
+		if err := applyEnv(app, fs); err != nil {
+			return nil, err
+		}
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		return flagFields(fs), nil
+	})
+	if err != nil {
+		return nil, ge, nil, usageConfigError(err)
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return nil, ge, nil, err
+	return cfg, ge, &flagSetResult{args: fs.Args()}, nil
+}
+
+// usageConfigError makes the problems of a configuration a usage error
+// (exit status 2) listing them one a line; errors that already carry an
+// exit status are returned as they are.
+func usageConfigError(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, ge, nil, &exitError{code: 2, err: fmt.Errorf("invalid configuration: %w", err)}
-	}
-	return &cfg, ge, &flagSetResult{args: fs.Args()}, nil
+	return &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
 }
 
 type flagSetResult struct{ args []string }
@@ -84,7 +96,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	c, err := newCore(ctx, cfg, ge, coreOptions{logger: logger, now: now, registry: reg, stdout: app.Stdout})
 	if err != nil {
-		return nil, err
+		return nil, cfg.LocatePolicy(err)
 	}
 	p := &proxy.Proxy{Cache: c.cache, Facts: c.facts, Decider: c.decider, Logger: logger, Metrics: proxy.NewMetrics(reg)}
 	mux := http.NewServeMux()

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"golang.org/x/mod/module"
+
+	"github.com/modgate/modgate/internal/yamlconf"
 )
 
 // Source values of [Config.Source] that are not URLs.
@@ -56,44 +59,49 @@ type Config struct {
 // RefreshOff disables scheduled refreshes in [Config.Refresh].
 const RefreshOff = "off"
 
-// Validate reports the first invalid field.
+// Validate checks c and returns every problem, each a
+// *yamlconf.FieldError naming its field in modgate's configuration file
+// ("vulndb.refresh"), joined with errors.Join; nil when c is valid.
 func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf("vulndb."+field, format, args...))
+	}
 	switch src := c.Source; {
 	case src == "" || src == SourceModule || src == SourceNone:
 	default:
 		u, err := url.Parse(src)
-		if err != nil {
-			return fmt.Errorf("vulndb.source: %w", err)
-		}
-		switch u.Scheme {
-		case "http", "https":
+		switch {
+		case err != nil:
+			bad("source", "%w", err)
+		case u.Scheme == "http" || u.Scheme == "https":
 			if u.Host == "" {
-				return fmt.Errorf("vulndb.source: %q has no host", src)
+				bad("source", "%q has no host", src)
 			}
-		case "file":
+		case u.Scheme == "file":
 			if u.Path == "" {
-				return fmt.Errorf("vulndb.source: %q has no path", src)
+				bad("source", "%q has no path", src)
 			}
 		default:
-			return fmt.Errorf("vulndb.source: %q is not %q, %q or an http(s):// or file:// URL", src, SourceModule, SourceNone)
+			bad("source", "%q is not %q, %q or an http(s):// or file:// URL", src, SourceModule, SourceNone)
 		}
 	}
 	if c.ModulePath != "" {
 		if err := module.CheckPath(c.ModulePath); err != nil {
-			return fmt.Errorf("vulndb.module_path: %w", err)
+			bad("module_path", "%w", err)
 		}
 	}
 	for i, d := range c.Extra {
 		if strings.TrimSpace(d) == "" {
-			return fmt.Errorf("vulndb.extra[%d]: empty directory", i)
+			bad(fmt.Sprintf("extra[%d]", i), "empty directory")
 		}
 	}
 	if c.Refresh != "" && c.Refresh != RefreshOff {
 		if _, err := cron.ParseStandard(c.Refresh); err != nil {
-			return fmt.Errorf("vulndb.refresh: %w", err)
+			bad("refresh", "cron spec %q: %w", c.Refresh, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) source() string {

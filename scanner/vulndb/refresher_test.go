@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/scanner/internal/goproxytest"
 )
 
@@ -158,6 +159,13 @@ func TestConfigValidate(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v.Validate() = %v, want error naming %s", tc.c, err, tc.want)
 		}
+	}
+	// Every problem at once, each naming its field.
+	c := Config{Source: "ftp://x", Extra: []string{""}, Refresh: "every hour"}
+	errs := yamlconf.Split(c.Validate())
+	var fe *yamlconf.FieldError
+	if len(errs) != 3 || !errors.As(errs[2], &fe) || fe.Field != "vulndb.refresh" {
+		t.Errorf("%+v.Validate() = %q, want 3 field errors", c, errs)
 	}
 }
 
