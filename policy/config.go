@@ -80,6 +80,23 @@ type Config struct {
 	Pseudo Action `yaml:"pseudo"`
 	// Waivers turn matching denies into warnings until they expire.
 	Waivers []Waiver `yaml:"waivers"`
+	// WaiverFiles are YAML files whose top-level waivers: list adds to
+	// Waivers (what `modgate policy baseline` writes), relative to the
+	// configuration file's directory when loaded with [LoadConfig]. Their
+	// problems are reported in their own file. Nil means none.
+	WaiverFiles []string `yaml:"waiver_files"`
+	// VEX lists OpenVEX documents, or directories of them (searched for
+	// *.json), relative to the configuration file's directory when loaded
+	// with [LoadConfig]. A not_affected or fixed statement about a module
+	// version (its pkg:golang purl as product or subcomponent) excepts that
+	// vulnerability of that version from the vulnerabilities rule, with a
+	// warning naming the document, until it is VEXMaxAge old. Nil means
+	// none.
+	VEX []string `yaml:"vex"`
+	// VEXMaxAge is how long a VEX statement excepts a vulnerability after
+	// its timestamp, so that exceptions are reviewed. Zero means 180
+	// days; negative means statements never expire.
+	VEXMaxAge Duration `yaml:"vex_max_age"`
 	// Paths lists user .rego files, directories of .rego files, or OPA
 	// bundle directories (with a .manifest) whose rules combine with the
 	// built-ins. Relative paths are relative to the config file's
@@ -184,6 +201,11 @@ type Waiver struct {
 	Versions string `yaml:"versions"`
 	// Rules names the rules waived; nil means every rule.
 	Rules []string `yaml:"rules"`
+	// IDs, when set, scope the waiver to these vulnerability IDs (or
+	// aliases): the vulnerabilities rule no longer counts them for the
+	// matching versions, while entries found later still deny. Rules must
+	// then be empty or [vulnerabilities]. Nil waives whole rules.
+	IDs []string `yaml:"ids"`
 	// Reason says why; shown in warnings. Required.
 	Reason string `yaml:"reason"`
 	// Owner is who is accountable for the waiver. Required.
@@ -534,16 +556,37 @@ func (c *Config) normalize() (map[string]any, error) {
 			}
 			rules = append(rules, r)
 		}
+		ids := make([]any, 0, len(w.IDs))
+		for j, id := range w.IDs {
+			if strings.TrimSpace(id) == "" {
+				bad(fmt.Sprintf("%s.ids[%d]", field, j), "empty vulnerability ID")
+			}
+			ids = append(ids, strings.TrimSpace(id))
+		}
+		if len(w.IDs) > 0 && (len(w.Rules) > 1 || len(w.Rules) == 1 && w.Rules[0] != "vulnerabilities") {
+			bad(field+".rules", "%q: a waiver with ids waives vulnerabilities only", w.Rules)
+		}
 		waivers = append(waivers, map[string]any{
 			"module":        w.Module,
 			"versions":      vc.regoValue(),
 			"versions_text": vc.String(),
 			"rules":         rules,
+			"ids":           ids,
 			"reason":        w.Reason,
 			"owner":         w.Owner,
 			"expires":       strings.TrimSpace(w.Expires),
 			"expires_ns":    exp.UnixNano(),
 		})
+	}
+	for i, p := range c.WaiverFiles {
+		if strings.TrimSpace(p) == "" {
+			bad(fmt.Sprintf("waiver_files[%d]", i), "empty path")
+		}
+	}
+	for i, p := range c.VEX {
+		if strings.TrimSpace(p) == "" {
+			bad(fmt.Sprintf("vex[%d]", i), "empty path")
+		}
 	}
 
 	for i, p := range c.Paths {
@@ -575,6 +618,39 @@ func (c *Config) normalize() (map[string]any, error) {
 		"pseudo":   pseudo,
 		"waivers":  waivers,
 	}, nil
+}
+
+// checkRuleNames reports rule names in rule_modes and waivers that name
+// no loaded rule, with the nearest one as a suggestion: a typo there would
+// otherwise silently do nothing.
+func (c *Config) checkRuleNames(loaded []string) error {
+	known := append(slices.Clone(loaded), pseudoRules...)
+	var errs []error
+	check := func(field, name string) {
+		if name != "" && !slices.Contains(known, name) {
+			errs = append(errs, yamlconf.Errorf(field, "unknown rule %q%s", name, yamlconf.DidYouMean(name, known...)))
+		}
+	}
+	for _, r := range sortedKeys(c.RuleModes) {
+		check("rule_modes."+r, r)
+	}
+	for i, w := range c.Waivers {
+		for j, r := range w.Rules {
+			check(fmt.Sprintf("waivers[%d].rules[%d]", i, j), r)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// vexMaxAge is the effective VEXMaxAge.
+func (c *Config) vexMaxAge() time.Duration {
+	switch {
+	case c.VEXMaxAge == 0:
+		return defaultVEXMaxAge
+	case c.VEXMaxAge < 0:
+		return -1
+	}
+	return time.Duration(c.VEXMaxAge)
 }
 
 // maxCooldown returns the longest configured cooldown.

@@ -24,11 +24,7 @@ func LoadConfig(file string) (*Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(file)
-	for i, p := range cfg.Paths {
-		if !filepath.IsAbs(p) {
-			cfg.Paths[i] = filepath.Join(dir, p)
-		}
-	}
+	cfg.ResolvePaths(dir)
 	return cfg, nil
 }
 
@@ -67,4 +63,17 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 // itself) returns err unchanged, as does an err holding no FieldError.
 func (c *Config) Locate(err error) error {
 	return c.src.Locate(err)
+}
+
+// ResolvePaths makes the relative file names of c (rule paths, waiver
+// files, VEX documents) relative to dir, the directory of the
+// configuration file they were read from.
+func (c *Config) ResolvePaths(dir string) {
+	for _, ps := range [][]string{c.Paths, c.WaiverFiles, c.VEX} {
+		for i, p := range ps {
+			if p != "" && !filepath.IsAbs(p) {
+				ps[i] = filepath.Join(dir, p)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/modgate/modgate/policy/declog"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/scanner/vex"
 )
 
 // DecisionPath is the Rego document every decision evaluates.
@@ -83,6 +85,8 @@ type compiled struct {
 	bundles     map[string]string // bundle name -> revision, for the log
 	byClient    bool              // rules read input.client: cache per client
 	maxCooldown time.Duration
+	vex         *vex.Index    // nil without VEX documents
+	vexMaxAge   time.Duration // <0: statements never expire
 	// needsLicenses: a rule uses license facts, so zip decisions read
 	// the zip's licenses even when it must be fetched first.
 	needsLicenses bool
@@ -138,18 +142,52 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 // prepare validates cfg, loads and compiles the policy and prepares the
 // decision query.
 func prepare(ctx context.Context, cfg *Config) (*compiled, error) {
-	doc, err := cfg.normalize()
-	if err != nil {
-		return nil, fmt.Errorf("policy config: %w", err)
-	}
-	set, err := loadPolicies(cfg.Paths, false, false)
+	src, err := gather(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return prepareSet(ctx, cfg, doc, set)
+	return prepareSet(ctx, cfg, src)
 }
 
-func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *policySet) (*compiled, error) {
+// source is everything a policy is prepared from: the normalized
+// configuration, the rule files and the files the configuration names.
+type source struct {
+	doc map[string]any
+	set *policySet
+	ext *externals
+}
+
+// digest identifies the policy (rules, data, configuration, waiver files
+// and VEX documents).
+func (s *source) digest() string {
+	d := s.set.digest(s.doc)
+	if s.ext.digest == "" {
+		return d
+	}
+	h := sha256.Sum256([]byte(d + "\x00" + s.ext.digest))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// gather validates cfg, loads its rule files, waiver files and VEX
+// documents, and checks the rule names the configuration uses against the
+// rules loaded. Every problem is reported at once; configuration problems
+// are yamlconf.FieldErrors (cfg.Locate places them).
+func gather(cfg *Config) (*source, error) {
+	doc, cfgErr := cfg.normalize()
+	set, err := loadPolicies(cfg.Paths, false, false)
+	if err != nil {
+		return nil, errors.Join(cfgErr, err)
+	}
+	ext, extErr := loadExternals(cfg)
+	if err := errors.Join(cfgErr, extErr, cfg.checkRuleNames(set.ruleNames())); err != nil {
+		return nil, err
+	}
+	doc["waivers"] = append(doc["waivers"].([]any), ext.waivers...)
+	return &source{doc: doc, set: set, ext: ext}, nil
+}
+
+func prepareSet(ctx context.Context, cfg *Config, src *source) (*compiled, error) {
+	doc, set := src.doc, src.set
 	compiler := ast.NewCompiler().WithCapabilities(capabilities())
 	if compiler.Compile(set.modules()); compiler.Failed() {
 		return nil, compiler.Errors
@@ -175,7 +213,9 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 		compiler:      compiler,
 		store:         store,
 		query:         pq,
-		digest:        set.digest(doc),
+		digest:        src.digest(),
+		vex:           src.ext.vex,
+		vexMaxAge:     cfg.vexMaxAge(),
 		byClient:      clientSensitive(compiler.Modules),
 		maxCooldown:   cfg.maxCooldown(),
 		needsLicenses: cfg.Licenses.configured() || set.userReads("licenses", "license_status"),
@@ -184,15 +224,7 @@ func prepareSet(ctx context.Context, cfg *Config, doc map[string]any, set *polic
 	if st.cacheTTL == 0 {
 		st.cacheTTL = defaultCacheTTL
 	}
-	for _, f := range set.files {
-		pkg := f.parsed.Package.Path
-		if len(pkg) == len(rulesPkg)+1 && pkg.HasPrefix(rulesPkg) {
-			if name, ok := pkg[len(pkg)-1].Value.(ast.String); ok && !slices.Contains(st.rules, string(name)) {
-				st.rules = append(st.rules, string(name))
-			}
-		}
-	}
-	slices.Sort(st.rules)
+	st.rules = set.ruleNames()
 	st.bundles = map[string]string{"modgate": st.digest}
 	for dir, rev := range set.revisions {
 		st.bundles[dir] = rev
@@ -211,18 +243,14 @@ func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
 	if cfg == nil {
 		cfg = old.cfg
 	}
-	doc, err := cfg.normalize()
-	if err != nil {
-		return fmt.Errorf("policy config: %w", err)
-	}
-	set, err := loadPolicies(cfg.Paths, false, false)
+	src, err := gather(cfg)
 	if err != nil {
 		return err
 	}
-	if set.digest(doc) == old.digest {
+	if src.digest() == old.digest {
 		return nil
 	}
-	st, err := prepareSet(ctx, cfg, doc, set)
+	st, err := prepareSet(ctx, cfg, src)
 	if err != nil {
 		return err
 	}

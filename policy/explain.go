@@ -128,14 +128,11 @@ type CheckReport struct {
 // exactly as [NewEngine] does, without building an engine. Problems are
 // returned as one error whose lines read "file:line: message".
 func Check(ctx context.Context, cfg *Config, opts CheckOptions) (*CheckReport, error) {
-	doc, err := cfg.normalize()
-	if err != nil {
-		return nil, fmt.Errorf("policy config: %w", err)
-	}
-	set, err := loadPolicies(cfg.Paths, false, false)
+	src, err := gather(cfg)
 	if err != nil {
 		return nil, err
 	}
+	set := src.set
 	if opts.Strict {
 		user := map[string]*ast.Module{}
 		for _, f := range set.files {
@@ -154,7 +151,7 @@ func Check(ctx context.Context, cfg *Config, opts CheckOptions) (*CheckReport, e
 			}
 		}
 	}
-	st, err := prepareSet(ctx, cfg, doc, set)
+	st, err := prepareSet(ctx, cfg, src)
 	if err != nil {
 		return nil, err
 	}

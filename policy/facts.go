@@ -58,6 +58,7 @@ func (e *Engine) input(ctx context.Context, st *compiled, m *facts.Module, req R
 			return in, wrap("vulnerabilities of older versions", err)
 		}
 	}
+	in.VEX = vexInput(st.vex, st.vexMaxAge, req.Module, req.Version)
 	// A zip decision reads the zip's licenses (fetching it if need be)
 	// when a rule uses them; list candidates never wait for a zip.
 	fetch := req.Kind == proxy.KindZip && st.needsLicenses

@@ -76,6 +76,9 @@ type Input struct {
 	// this version is not affected by. Computed only while the version
 	// is younger than the longest configured cooldown; otherwise nil.
 	Fixes []Vuln
+	// VEX are the statements of the configured VEX documents about this
+	// module version (the newest per vulnerability).
+	VEX []VEXStatement
 	// Licenses are the detected SPDX IDs; LicenseStatus is "detected",
 	// "none" (scanned, nothing found) or "unavailable" (not scanned).
 	Licenses      []string
@@ -114,34 +117,35 @@ func timeNS(t time.Time) int64 {
 }
 
 type inputJSON struct {
-	Module              string   `json:"module"`
-	Version             string   `json:"version"`
-	Kind                Kind     `json:"kind"`
-	Time                string   `json:"time"`
-	TimeNS              int64    `json:"time_ns"`
-	FirstSeen           string   `json:"first_seen"`
-	FirstSeenNS         int64    `json:"first_seen_ns"`
-	Initial             bool     `json:"initial"`
-	Released            string   `json:"released"`
-	ReleasedNS          int64    `json:"released_ns"`
-	ReleaseBasis        string   `json:"release_basis"`
-	Now                 string   `json:"now"`
-	NowNS               int64    `json:"now_ns"`
-	Pseudo              bool     `json:"pseudo"`
-	Prerelease          bool     `json:"prerelease"`
-	Incompatible        bool     `json:"incompatible"`
-	Update              Update   `json:"update"`
-	Latest              string   `json:"latest"`
-	Retracted           bool     `json:"retracted"`
-	RetractionRationale string   `json:"retraction_rationale"`
-	Deprecated          bool     `json:"deprecated"`
-	Deprecation         string   `json:"deprecation"`
-	Vulns               []Vuln   `json:"vulns"`
-	Fixes               []Vuln   `json:"fixes"`
-	Licenses            []string `json:"licenses"`
-	LicenseStatus       string   `json:"license_status"`
-	Client              string   `json:"client"`
-	VulnDB              string   `json:"vulndb"`
+	Module              string    `json:"module"`
+	Version             string    `json:"version"`
+	Kind                Kind      `json:"kind"`
+	Time                string    `json:"time"`
+	TimeNS              int64     `json:"time_ns"`
+	FirstSeen           string    `json:"first_seen"`
+	FirstSeenNS         int64     `json:"first_seen_ns"`
+	Initial             bool      `json:"initial"`
+	Released            string    `json:"released"`
+	ReleasedNS          int64     `json:"released_ns"`
+	ReleaseBasis        string    `json:"release_basis"`
+	Now                 string    `json:"now"`
+	NowNS               int64     `json:"now_ns"`
+	Pseudo              bool      `json:"pseudo"`
+	Prerelease          bool      `json:"prerelease"`
+	Incompatible        bool      `json:"incompatible"`
+	Update              Update    `json:"update"`
+	Latest              string    `json:"latest"`
+	Retracted           bool      `json:"retracted"`
+	RetractionRationale string    `json:"retraction_rationale"`
+	Deprecated          bool      `json:"deprecated"`
+	Deprecation         string    `json:"deprecation"`
+	Vulns               []Vuln    `json:"vulns"`
+	Fixes               []Vuln    `json:"fixes"`
+	VEX                 []vexJSON `json:"vex"`
+	Licenses            []string  `json:"licenses"`
+	LicenseStatus       string    `json:"license_status"`
+	Client              string    `json:"client"`
+	VulnDB              string    `json:"vulndb"`
 }
 
 // MarshalJSON renders the input document.
@@ -178,7 +182,7 @@ func (in Input) MarshalJSON() ([]byte, error) {
 		Update: in.Update, Latest: in.Latest,
 		Retracted: in.Retracted, RetractionRationale: in.RetractionRationale,
 		Deprecated: in.Deprecated, Deprecation: in.Deprecation,
-		Vulns: nz(in.Vulns), Fixes: nz(in.Fixes),
+		Vulns: nz(in.Vulns), Fixes: nz(in.Fixes), VEX: vexJSONs(in.VEX),
 		Licenses: lic, LicenseStatus: in.LicenseStatus,
 		Client: in.Client, VulnDB: in.VulnDB,
 	})
@@ -206,7 +210,7 @@ func (in *Input) UnmarshalJSON(b []byte) error {
 		Update: j.Update, Latest: j.Latest,
 		Retracted: j.Retracted, RetractionRationale: j.RetractionRationale,
 		Deprecated: j.Deprecated, Deprecation: j.Deprecation,
-		Vulns: j.Vulns, Fixes: j.Fixes, Licenses: j.Licenses, LicenseStatus: j.LicenseStatus,
+		Vulns: j.Vulns, Fixes: j.Fixes, VEX: fromVEXJSON(j.VEX), Licenses: j.Licenses, LicenseStatus: j.LicenseStatus,
 		Client: j.Client, VulnDB: j.VulnDB,
 	}
 	return nil
@@ -267,6 +271,7 @@ func (in *Input) value() ast.Value {
 		ast.Item(str("deprecation"), str(in.Deprecation)),
 		ast.Item(str("vulns"), vulns(in.Vulns)),
 		ast.Item(str("fixes"), vulns(in.Fixes)),
+		ast.Item(str("vex"), vexValue(in.VEX)),
 		ast.Item(str("licenses"), ast.ArrayTerm(lic...)),
 		ast.Item(str("license_status"), str(in.LicenseStatus)),
 		ast.Item(str("client"), str(in.Client)),

@@ -290,6 +290,26 @@ func capabilities() *ast.Capabilities {
 	return caps
 }
 
+// pseudoRules are names rule_modes and waivers may use besides the rule
+// packages: findings the aggregator and the vulnerabilities rule make
+// about waivers and exceptions.
+var pseudoRules = []string{"waivers", "exceptions"}
+
+// ruleNames lists the rule packages (modgate.rules.<name>) loaded, sorted.
+func (ps *policySet) ruleNames() []string {
+	var names []string
+	for _, f := range ps.files {
+		pkg := f.parsed.Package.Path
+		if len(pkg) == len(rulesPkg)+1 && pkg.HasPrefix(rulesPkg) {
+			if name, ok := pkg[len(pkg)-1].Value.(ast.String); ok && !slices.Contains(names, string(name)) {
+				names = append(names, string(name))
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // clientSensitive reports whether any module may read input.client (or
 // input as a whole), in which case decisions are cached per client.
 func clientSensitive(mods map[string]*ast.Module) bool {

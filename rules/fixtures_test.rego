@@ -32,6 +32,7 @@ input_base := {
 	"deprecation": "",
 	"vulns": [],
 	"fixes": [],
+	"vex": [],
 	"licenses": ["MIT"],
 	"license_status": "detected",
 	"client": "",

@@ -68,8 +68,10 @@ mode(rule) := m if {
 } else := data.modgate.config.mode
 
 # Waivers that name this module and whose version constraint matches.
+# Waivers scoped to vulnerability ids are the vulnerabilities rule's.
 matching_waivers := [w |
 	some w in data.modgate.config.waivers
+	count(object.get(w, "ids", [])) == 0
 	w.module == input.module
 	lib.version_in(input.version, w.versions)
 ]

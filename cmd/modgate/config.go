@@ -222,11 +222,7 @@ func readConfigFile(path string, data []byte, cfg *Config) error {
 	}
 	cfg.src = doc
 	dir := filepath.Dir(path)
-	for i, p := range cfg.Policy.Paths {
-		if !filepath.IsAbs(p) {
-			cfg.Policy.Paths[i] = filepath.Join(dir, p)
-		}
-	}
+	cfg.Policy.ResolvePaths(dir)
 	if cfg.PolicyFile != "" && !filepath.IsAbs(cfg.PolicyFile) {
 		cfg.PolicyFile = filepath.Join(dir, cfg.PolicyFile)
 	}

@@ -2,7 +2,11 @@ package vex
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -52,6 +56,7 @@ type Source struct {
 type Index struct {
 	byVersion map[string][]entry // module@canonical version → statements
 	n         int                // statements read
+	digest    string
 }
 
 // entry is a statement matched to one module version.
@@ -74,13 +79,22 @@ func NewIndex(files ...File) (*Index, error) {
 		return nil, errors.Join(errs...)
 	}
 	ix := &Index{byVersion: map[string][]entry{}}
+	h := sha256.New()
 	for _, f := range files {
 		for i := range f.Document.Statements {
 			ix.add(f, i)
 		}
+		data, _ := json.Marshal(f.Document)
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(data))
+		h.Write(data)
 	}
+	ix.digest = hex.EncodeToString(h.Sum(nil))
 	return ix, nil
 }
+
+// Digest identifies the indexed documents (their paths and content):
+// anything derived from an index with another digest is stale.
+func (ix *Index) Digest() string { return ix.digest }
 
 // add indexes statement i of f under every module version it names.
 func (ix *Index) add(f File, i int) {
