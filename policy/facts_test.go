@@ -33,6 +33,7 @@ func TestCooldownFromColdCache(t *testing.T) {
 		name    string
 		setup   func(*testing.T, *env)
 		unknown string // cooldown.unknown_release
+		patch   *int   // cooldown.patch
 		version string
 		// The release facts in the input.
 		basis    string
@@ -105,6 +106,29 @@ func TestCooldownFromColdCache(t *testing.T) {
 			version: "v1.0.0", basis: facts.BasisUnknown, initial: true, fetches: 1,
 		},
 		{
+			// Treated as new: the patch cooldown runs from modgate's
+			// first sight of it, here the first contact.
+			name: ".info refused, first seen three days ago, two-day patch cooldown",
+			setup: func(t *testing.T, env *env) {
+				env.src.SeenAt(mod, t0.Add(-3*day), "v1.0.0", "v1.0.1")
+				env.src.Add(mod, "v1.0.0", old, "")
+				env.src.Add(mod, "v1.0.1", time.Time{}, "")
+			},
+			patch:   ptr(2),
+			version: "v1.0.1", basis: facts.BasisUnknown, initial: true, fetches: 1,
+		},
+		{
+			name: ".info refused, first seen a day ago, two-day patch cooldown",
+			setup: func(t *testing.T, env *env) {
+				env.src.SeenAt(mod, t0.Add(-day), "v1.0.0", "v1.0.1")
+				env.src.Add(mod, "v1.0.0", old, "")
+				env.src.Add(mod, "v1.0.1", time.Time{}, "")
+			},
+			patch:   ptr(2),
+			version: "v1.0.1", basis: facts.BasisUnknown, initial: true, fetches: 1,
+			deny: "treated as new (cooldown.unknown_release: new) and the 2-day minimum release age is not met",
+		},
+		{
 			// The first contact alone proves the version old enough.
 			name: "first contact before the longest cooldown",
 			setup: func(t *testing.T, env *env) {
@@ -118,7 +142,7 @@ func TestCooldownFromColdCache(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
 			tt.setup(t, env)
-			e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7, UnknownRelease: tt.unknown}}})
+			e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7, Patch: tt.patch, UnknownRelease: tt.unknown}}})
 			before := env.src.Times.Load()
 			req := Request{Module: mod, Version: tt.version, Kind: proxy.KindZip}
 			in, err := e.Input(ctx, req)
