@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -301,5 +302,29 @@ func TestDecisionLogOneRecordPerRequest(t *testing.T) {
 		if msg := tt.check(lines[0]); msg != "" {
 			t.Errorf("%s: %s; got %v", tt.name, msg, lines[0])
 		}
+	}
+}
+
+// TestSuggestUndecided: a candidate that cannot be decided is not
+// suggested; the denial goes out without a suggestion.
+func TestSuggestUndecided(t *testing.T) {
+	ctx := context.Background()
+	const mod = "example.com/s"
+	env := newEnv(t)
+	// v1.1.0 was listed at the first contact, three days ago, so its age
+	// needs its .info, which the upstream fails to serve; v1.0.0, seen
+	// only now, is vulnerable.
+	env.src.Add(mod, "v1.0.0", old, "")
+	env.src.Add(mod, "v1.1.0", old, "")
+	env.src.SeenAt(mod, t0.Add(-3*day), "v1.1.0")
+	env.src.InfoErr = errors.New("upstream unavailable")
+	env.setVulns(t, "snap1", factstest.Vuln{ID: "GO-1", Module: mod, Fixed: "v1.1.0"})
+	e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7}}})
+	if got, err := e.Suggest(ctx, mod, "v1.0.0", proxy.Client{}); got != "" || err == nil {
+		t.Errorf("Suggest(v1.0.0) = %q, %v; want \"\" and the error deciding v1.1.0", got, err)
+	}
+	d, err := e.Decider().Decide(ctx, proxy.Query{Module: mod, Version: "v1.0.0", Kind: proxy.KindZip})
+	if err != nil || d.Allowed() || d.Suggest != "" {
+		t.Errorf("Decide(v1.0.0) = %+v, %v; want a denial without a suggestion", d, err)
 	}
 }
