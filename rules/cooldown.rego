@@ -30,7 +30,7 @@ days := d if {
 unknown if input.release_basis == "unknown"
 
 # An unknown release time treated as new counts from when modgate first saw
-# the version (for a version in modgate's first listing of the module, the
+# the version (for a version in the listing modgate made at first contact, the
 # first contact), else from now.
 start_ns := input.released_ns if {
 	input.released_ns > 0
