@@ -86,6 +86,38 @@ func TestCooldownFromColdCache(t *testing.T) {
 			deny: "is too new: first seen 2025-01-01T00:00:00Z (0 hours ago)",
 		},
 		{
+			// Untagged at first contact: the first tag, listed later, is
+			// new, however old the first contact.
+			name: "first tag listed after an untagged first contact",
+			setup: func(t *testing.T, env *env) {
+				env.src.AddUnlisted(mod, pseudo, t0.Add(-70*day), "")
+				env.src.SetLatest(mod, pseudo, t0.Add(-70*day))
+				firstContact(t, env, t0.Add(-60*day))
+				env.src.Add(mod, "v1.0.0", old, "")
+			},
+			version: "v1.0.0", basis: facts.BasisFirstSeen, released: t0, fetches: 0,
+			deny: "example.com/c@v1.0.0 is too new: first seen 2025-01-01T00:00:00Z (0 hours ago)",
+		},
+		{
+			// Served by name an hour ago, before the upstream listed it:
+			// it stays new once listed.
+			name: "tag requested before it was listed",
+			setup: func(t *testing.T, env *env) {
+				env.src.AddUnlisted(mod, pseudo, t0.Add(-70*day), "")
+				env.src.SetLatest(mod, pseudo, t0.Add(-70*day))
+				firstContact(t, env, t0.Add(-10*day))
+				env.src.AddUnlisted(mod, "v1.0.0", t0.Add(-time.Hour), "")
+				env.clk.set(t0.Add(-time.Hour))
+				if _, err := env.svc.Release(context.Background(), env.contact(t, mod), "v1.0.0", 7*day); err != nil {
+					t.Fatal(err)
+				}
+				env.clk.set(t0)
+				env.src.Add(mod, "v1.0.0", t0.Add(-time.Hour), "")
+			},
+			version: "v1.0.0", basis: facts.BasisFirstSeen, released: t0.Add(-time.Hour), fetches: 0,
+			deny: "example.com/c@v1.0.0 is too new: first seen 2024-12-31T23:00:00Z (1 hours ago)",
+		},
+		{
 			name: "never-listed tag released before first contact",
 			setup: func(t *testing.T, env *env) {
 				env.src.Add(mod, "v1.0.0", old, "")
