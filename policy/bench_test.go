@@ -93,6 +93,7 @@ func BenchmarkDecideCachedParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, would count the setup
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := d.Decide(ctx, q); err != nil {
