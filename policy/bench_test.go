@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts/factstest"
 )
 
 // benchConfig exercises every built-in rule.
@@ -32,29 +34,44 @@ func benchConfig() *Config {
 	}
 }
 
-func benchEngine(b *testing.B, cfg *Config, vulns *fakeVulns) *Engine {
-	facts := newFacts()
-	facts.anyLicense = []License{{ID: "MIT"}}
-	e, err := NewEngine(context.Background(), Options{Config: cfg, Facts: facts, Vulns: vulns, Now: func() time.Time { return t0 }})
-	if err != nil {
-		b.Fatal(err)
+// The benchmarks decide modM, example.com/clean (released 90 days ago),
+// github.com/pkg/errors (unknown to the source: new) and a pseudo-version
+// of modM.
+const (
+	benchClean  = "example.com/clean"
+	benchPseudo = "v1.2.1-0.20250101000000-abcdefabcdef"
+)
+
+// benchEnv returns modM (v1.3.0 released yesterday, every other version
+// long ago, first contact now), example.com/clean, one vulnerability, and
+// MIT licenses for every version decided.
+func benchEnv(b *testing.B) *env {
+	env := newEnv(b)
+	addModM(env.src, old)
+	env.src.Add(modM, "v1.3.0", t0.Add(-day), latestGoMod)
+	env.src.Add(benchClean, "v1.0.0", t0.Add(-90*day), "")
+	// GO-2024-0001 affects every version before v1.3.0, so v1.3.0, still
+	// cooling, is let through as its fix.
+	env.setVulns(b, "snap", factstest.Vuln{ID: "GO-2024-0001", Module: modM, Fixed: "v1.3.0", Aliases: []string{"CVE-2024-1"}})
+	for _, v := range append(slices.Clone(modMVersions), benchPseudo) {
+		env.licensed(modM, v, "MIT")
 	}
-	return e
+	env.licensed(benchClean, "v1.0.0", "MIT")
+	env.licensed("github.com/pkg/errors", "v0.9.1", "MIT")
+	return env
 }
 
-func benchVulns() *fakeVulns {
-	v := &fakeVulns{}
-	v.set("snap", modM+"@v1.2.0", Vuln{ID: "GO-2024-0001", Aliases: []string{"CVE-2024-1"}, Reviewed: true, Fixed: "v1.3.0"})
-	return v
+func benchEngine(b *testing.B, cfg *Config) *Engine {
+	return benchEnv(b).engine(b, Options{Config: cfg})
 }
 
 // BenchmarkDecideCached measures a cache hit through the proxy adapter:
 // the path list filtering takes for every candidate version.
 func BenchmarkDecideCached(b *testing.B) {
 	ctx := context.Background()
-	e := benchEngine(b, benchConfig(), benchVulns())
+	e := benchEngine(b, benchConfig())
 	d := e.Decider()
-	q := proxy.Query{Module: modM, Version: "v1.2.0", Kind: proxy.KindList, FirstSeen: t0.Add(-30 * day)}
+	q := proxy.Query{Module: modM, Version: "v1.2.0", Kind: proxy.KindList}
 	if _, err := d.Decide(ctx, q); err != nil {
 		b.Fatal(err)
 	}
@@ -69,13 +86,14 @@ func BenchmarkDecideCached(b *testing.B) {
 
 func BenchmarkDecideCachedParallel(b *testing.B) {
 	ctx := context.Background()
-	e := benchEngine(b, benchConfig(), benchVulns())
-	q := proxy.Query{Module: modM, Version: "v1.2.0", Kind: proxy.KindList, FirstSeen: t0.Add(-30 * day)}
+	e := benchEngine(b, benchConfig())
+	q := proxy.Query{Module: modM, Version: "v1.2.0", Kind: proxy.KindList}
 	d := e.Decider()
 	if _, err := d.Decide(ctx, q); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, would count the setup
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := d.Decide(ctx, q); err != nil {
@@ -90,12 +108,8 @@ func BenchmarkDecideCachedParallel(b *testing.B) {
 // cache hit.
 func BenchmarkDecideCachedLogged(b *testing.B) {
 	ctx := context.Background()
-	facts := newFacts()
-	e, err := NewEngine(ctx, Options{Config: benchConfig(), Facts: facts, Vulns: benchVulns(), DecisionLog: io.Discard, Now: func() time.Time { return t0 }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-30 * day)}
+	e := benchEnv(b).engine(b, Options{Config: benchConfig(), DecisionLog: io.Discard})
+	req := Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip}
 	if _, err := e.Decide(ctx, req); err != nil {
 		b.Fatal(err)
 	}
@@ -108,21 +122,27 @@ func BenchmarkDecideCachedLogged(b *testing.B) {
 }
 
 // BenchmarkDecideUncached measures a full decision with the cache off:
-// gathering facts from in-memory sources (including the cooldown fix
-// exception's walk over older versions) and evaluating the built-in bundle
-// with every rule configured. It reports the p50 and p90 per decision.
+// gathering facts from the facts service over an in-memory source
+// (including the cooldown fix exception's walk over older versions) and
+// evaluating the built-in bundle with every rule configured. It reports
+// the p50 and p90 per decision.
 func BenchmarkDecideUncached(b *testing.B) {
 	cfg := benchConfig()
 	cfg.Cache.TTL = -1
 	ctx := context.Background()
-	e := benchEngine(b, cfg, benchVulns())
+	e := benchEngine(b, cfg)
 	reqs := []Request{
-		{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-30 * day)},                // waived vuln
-		{Module: modM, Version: "v1.3.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-1 * day)},                 // cooldown, fix exception
-		{Module: modM, Version: "v1.1.1", Kind: proxy.KindList, FirstSeen: t0.Add(-30 * day)},               // retracted
-		{Module: "github.com/pkg/errors", Version: "v0.9.1", Kind: proxy.KindZip},                           // blocked, cooling
-		{Module: modM, Version: "v1.2.1-0.20250101000000-abcdefabcdef", Kind: proxy.KindZip},                // pseudo
-		{Module: "example.com/clean", Version: "v1.0.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-90 * day)}, // allowed
+		{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip},                    // waived vuln
+		{Module: modM, Version: "v1.3.0", Kind: proxy.KindZip},                    // cooldown, fix exception
+		{Module: modM, Version: "v1.1.1", Kind: proxy.KindList},                   // retracted
+		{Module: "github.com/pkg/errors", Version: "v0.9.1", Kind: proxy.KindZip}, // blocked, cooling
+		{Module: modM, Version: benchPseudo, Kind: proxy.KindZip},                 // pseudo
+		{Module: benchClean, Version: "v1.0.0", Kind: proxy.KindZip},              // allowed
+	}
+	for _, req := range reqs {
+		if _, err := e.Decide(ctx, req); err != nil {
+			b.Fatal(err)
+		}
 	}
 	durs := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
@@ -141,13 +161,57 @@ func BenchmarkDecideUncached(b *testing.B) {
 	reportPercentiles(b, durs)
 }
 
+// BenchmarkListFilter150 measures filtering the list of a module with 150
+// versions (every 10th vulnerable, the newest 5 cooling) through the
+// Decider: one decision per candidate and one decision log record (to
+// io.Discard), with the decisions cached and uncached.
+func BenchmarkListFilter150(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			env := newEnv(b)
+			const mod = "example.com/big"
+			vs := addManyVersions(b, env, mod, 150, 5)
+			var vulns []factstest.Vuln
+			for i := 0; i < len(vs); i += 10 {
+				vulns = append(vulns, factstest.Vuln{ID: fmt.Sprintf("GO-2025-%04d", i), Module: mod, Introduced: vs[i], Fixed: vs[i+1]})
+			}
+			env.setVulns(b, "snap", vulns...)
+			cfg := benchConfig()
+			cfg.Cache.TTL = bc.ttl
+			e := env.engine(b, Options{Config: cfg, DecisionLog: io.Discard})
+			q := proxy.Query{Module: mod, Kind: proxy.KindList}
+			l, err := e.Decider().List(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if want := 150 - 15 - 5; len(l.Allowed) != want {
+				b.Fatalf("List allowed %d versions, want %d", len(l.Allowed), want)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Decider().List(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/150, "ns/candidate")
+		})
+	}
+}
+
 // BenchmarkEvaluate measures evaluation alone on a prepared input.
 func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
-	e := benchEngine(b, benchConfig(), benchVulns())
-	in, err := e.Input(ctx, Request{Module: modM, Version: "v1.3.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-1 * day)})
+	e := benchEngine(b, benchConfig())
+	in, err := e.Input(ctx, Request{Module: modM, Version: "v1.3.0", Kind: proxy.KindZip})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if len(in.Fixes) == 0 {
+		b.Fatal("v1.3.0 is not a cooling fix: the benchmark would not exercise the fix exception")
 	}
 	durs := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
@@ -183,8 +247,8 @@ func reportPercentiles(b *testing.B, durs []time.Duration) {
 // to, the common case.
 func BenchmarkEvaluateClean(b *testing.B) {
 	ctx := context.Background()
-	e := benchEngine(b, benchConfig(), benchVulns())
-	in, err := e.Input(ctx, Request{Module: "example.com/clean", Version: "v1.0.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-90 * day)})
+	e := benchEngine(b, benchConfig())
+	in, err := e.Input(ctx, Request{Module: benchClean, Version: "v1.0.0", Kind: proxy.KindZip})
 	if err != nil {
 		b.Fatal(err)
 	}

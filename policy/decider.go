@@ -72,7 +72,8 @@ func (d decider) Decide(ctx context.Context, q proxy.Query) (proxy.Decision, err
 // Suggest returns the version a developer denied module@version should
 // move to: the lowest allowed tag above it, else the highest allowed tag
 // below it (for example when a cooldown holds back every newer version);
-// "" when none of the nearest candidates is allowed.
+// "" when none of the nearest candidates is allowed, and "" with the error
+// when one of them cannot be decided.
 func (e *Engine) Suggest(ctx context.Context, module, version string, client proxy.Client) (string, error) {
 	st := e.state.Load()
 	now, snap := e.now(), e.snapshot()
@@ -84,16 +85,26 @@ func (e *Engine) Suggest(ctx context.Context, module, version string, client pro
 		d, err := e.decide(ctx, st, m, Request{Module: module, Version: v, Kind: proxy.KindZip, Client: client}, now, snap)
 		return err == nil && d.res.Allowed(), err
 	}
+	// A candidate that cannot be decided ends the search without a
+	// suggestion: it is not known to be allowed.
 	above := m.TaggedAbove(version)
 	for _, v := range above[:min(len(above), maxSuggest)] {
-		if ok, err := allowed(v); err != nil || ok {
-			return v, err
+		ok, err := allowed(v)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return v, nil
 		}
 	}
 	below := m.OlderAllowed(version)
 	for _, v := range below[:min(len(below), maxSuggest)] {
-		if ok, err := allowed(v); err != nil || ok {
-			return v, err
+		ok, err := allowed(v)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return v, nil
 		}
 	}
 	return "", nil

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,44 +18,24 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/mod/module"
 
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts"
+	"github.com/modgate/modgate/proxy/facts/factstest"
 )
-
-const modM = "example.com/m"
-
-const latestGoMod = `// Deprecated: use example.com/m/v2 instead.
-module example.com/m
-
-go 1.22
-
-retract (
-	v1.0.1 // published by mistake
-	[v1.1.0, v1.1.2] // data race in the cache
-)
-`
-
-func newFacts() *fakeFacts {
-	return &fakeFacts{
-		versions: map[string][]string{
-			modM: {"v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1", "v1.1.2", "v1.2.0", "v1.3.0-rc.1", "v1.3.0", "v2.0.0+incompatible"},
-		},
-		gomod: map[string]string{modM: latestGoMod},
-		licenses: map[string][]License{
-			modM + "@v1.2.0": {{ID: "MIT", File: "LICENSE"}},
-			modM + "@v1.3.0": {},
-		},
-	}
-}
 
 func TestInputFacts(t *testing.T) {
 	ctx := context.Background()
-	vulns := &fakeVulns{}
-	vulns.set("snap1", modM+"@v1.2.0", Vuln{ID: "GO-1", Reviewed: true, Fixed: "v1.3.0"})
-	vulns.set("snap1", modM+"@v1.0.0", Vuln{ID: "GO-1", Reviewed: true, Fixed: "v1.3.0"})
-	clk := &clock{t: t0}
-	e := mustEngine(ctx, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7}}, Facts: newFacts(), Vulns: vulns, Now: clk.now})
+	env := newEnv(t)
+	addModM(env.src, old)
+	// v1.3.0 was released yesterday, inside the cooldown, so its fix
+	// exception is computed.
+	env.src.Add(modM, "v1.3.0", t0.Add(-day), latestGoMod)
+	env.setVulns(t, "snap1", factstest.Vuln{ID: "GO-1", Module: modM, Fixed: "v1.3.0"})
+	env.licensed(modM, "v1.2.0", "MIT")
+	env.licensed(modM, "v1.3.0")
+	e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7}}})
 
 	tests := []struct {
 		req  Request
@@ -84,8 +64,12 @@ func TestInputFacts(t *testing.T) {
 			if in.LicenseStatus != LicensesDetected || !reflect.DeepEqual(in.Licenses, []string{"MIT"}) {
 				return "want MIT detected"
 			}
-			if len(in.Vulns) != 1 || in.VulnDB != "snap1" {
-				return "want GO-1 from snap1"
+			if len(in.Vulns) != 1 || in.Vulns[0].ID != "GO-1" || in.Vulns[0].Fixed != "v1.3.0" || !in.Vulns[0].Reviewed || in.VulnDB != "snap1" {
+				return "want GO-1 (reviewed, fixed in v1.3.0) from snap1"
+			}
+			// In modgate's first listing, released long ago.
+			if !in.Initial || in.ReleaseBasis != facts.BasisInfo || !in.Released.Equal(old) || !in.Time.Equal(old) {
+				return "want an initial version released at its .info time"
 			}
 			return ""
 		}},
@@ -93,6 +77,9 @@ func TestInputFacts(t *testing.T) {
 			// The release skips the pre-release when finding the previous version.
 			if in.Update != (Update{Previous: "v1.2.0", Type: "minor"}) {
 				return "want minor update from v1.2.0"
+			}
+			if in.ReleaseBasis != facts.BasisInfo || !in.Released.Equal(t0.Add(-day)) || !in.FirstSeen.Equal(t0) {
+				return "want released yesterday by its .info time, first seen now"
 			}
 			// GO-1 affects every older allowed version (v1.0.0, v1.2.0), not v1.3.0.
 			if len(in.Fixes) != 1 || in.Fixes[0].ID != "GO-1" {
@@ -119,6 +106,10 @@ func TestInputFacts(t *testing.T) {
 			if !in.Pseudo || in.Update != (Update{Previous: "v1.2.0", Type: "patch"}) {
 				return "want pseudo-version patch update from v1.2.0"
 			}
+			// Never listed and no .info: new to modgate.
+			if in.Initial || in.ReleaseBasis != facts.BasisFirstSeen || !in.Released.Equal(t0) {
+				return "want a pseudo-version first seen now"
+			}
 			return ""
 		}},
 		{Request{Module: "example.com/new", Version: "v0.1.0", Kind: proxy.KindZip}, func(in Input) string {
@@ -141,26 +132,61 @@ func TestInputFacts(t *testing.T) {
 	}
 }
 
+// TestFixesNotComputedOutsideCooldown: the cooldown fix exception reads
+// the entries of older versions only while the version is young enough
+// for a cooldown to apply.
 func TestFixesNotComputedOutsideCooldown(t *testing.T) {
 	ctx := context.Background()
-	vulns := &fakeVulns{snap: "s"}
-	e := mustEngine(ctx, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7}}, Facts: newFacts(), Vulns: vulns, Now: func() time.Time { return t0 }})
-	if _, err := e.Input(ctx, Request{Module: modM, Version: "v1.3.0", FirstSeen: t0.Add(-8 * day)}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		released  time.Time // v1.3.0's .info time
+		wantFixes bool
+	}{
+		{"inside the cooldown", t0.Add(-day), true},
+		{"past the cooldown", t0.Add(-8 * day), false},
 	}
-	if vulns.calls != 1 {
-		t.Errorf("Vulns called %d times for a version past its cooldown, want 1 (its own)", vulns.calls)
+	for _, tt := range tests {
+		env := newEnv(t)
+		addModM(env.src, old)
+		env.src.Add(modM, "v1.3.0", tt.released, latestGoMod)
+		env.setVulns(t, "s", factstest.Vuln{ID: "GO-1", Module: modM, Fixed: "v1.3.0"})
+		db := &countingDB{VulnDB: env.db}
+		env.svc.VulnDB = db
+		e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 7}}})
+		// v1.0.0 has no older version: its reads are the baseline of a
+		// decision that looks at its own entries only.
+		if _, err := e.Input(ctx, Request{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip}); err != nil {
+			t.Fatal(err)
+		}
+		base := db.n.Swap(0)
+		in, err := e.Input(ctx, Request{Module: modM, Version: "v1.3.0", Kind: proxy.KindZip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads := db.n.Load()
+		if got := len(in.Fixes) > 0; got != tt.wantFixes {
+			t.Errorf("%s: Input(v1.3.0).Fixes = %v, want fixes %v", tt.name, in.Fixes, tt.wantFixes)
+		}
+		if tt.wantFixes && reads <= base || !tt.wantFixes && reads != base {
+			t.Errorf("%s: %d vulnerability DB reads for v1.3.0, %d for a version with nothing older; want the older versions read only inside the cooldown", tt.name, reads, base)
+		}
 	}
 }
 
 func TestDecideCooldownFlipsAndCaches(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
-	facts := newFacts()
+	env := newEnv(t)
+	addModM(env.src, old)
+	// modgate first saw the module 30 days ago, without v1.2.0, and saw
+	// v1.2.0 listed two days ago.
+	env.src.SeenAt(modM, t0.Add(-30*day), without(modMVersions, "v1.2.0")...)
+	env.clk.set(t0.Add(-2 * day))
+	m0 := env.contact(t, modM)
+	env.clk.set(t0)
 	// A long TTL, so that only the cooldown's end expires the entry.
 	cfg := &Config{Cooldown: CooldownConfig{Days: 7}, Cache: CacheConfig{TTL: 30 * day}}
-	e := mustEngine(ctx, Options{Config: cfg, Facts: facts, Now: clk.now})
-	req := Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-2 * day)}
+	e := env.engine(t, Options{Config: cfg})
+	req := Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip}
 
 	r1, err := e.Decide(ctx, req)
 	if err != nil {
@@ -179,11 +205,11 @@ func TestDecideCooldownFlipsAndCaches(t *testing.T) {
 	}
 	// One nanosecond before the cooldown ends, still cached and denied;
 	// at the end, re-evaluated and allowed.
-	clk.advance(5*day - 1)
+	env.clk.advance(5*day - 1)
 	if r, _ := e.Decide(ctx, req); !r.Cached || r.Allowed() {
 		t.Errorf("just before the end: cached=%v allowed=%v, want cached deny", r.Cached, r.Allowed())
 	}
-	clk.advance(1)
+	env.clk.advance(1)
 	r3, err := e.Decide(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -191,24 +217,28 @@ func TestDecideCooldownFlipsAndCaches(t *testing.T) {
 	if r3.Cached || !r3.Allowed() {
 		t.Errorf("at the cooldown's end: cached=%v deny=%v, want a fresh allow", r3.Cached, r3.Deny)
 	}
-	if got := facts.loads.Load(); got != 1 {
-		t.Errorf("module facts loaded %d times, want 1 (cached per module)", got)
+	if m := env.contact(t, modM); m != m0 {
+		t.Error("module facts were recomputed although the module's list did not change")
+	}
+	// Aged from first sight, the version never needed its .info time.
+	if n := env.src.Times.Load(); n != 0 {
+		t.Errorf("%d .info fetches, want 0 for a version that appeared after first contact", n)
 	}
 }
 
 func TestDecideInvalidation(t *testing.T) {
 	ctx := context.Background()
-	vulns := &fakeVulns{}
-	vulns.set("db-1", "x", Vuln{})
-	facts := newFacts()
-	e := mustEngine(ctx, Options{Facts: facts, Vulns: vulns, Now: func() time.Time { return t0 }})
+	env := newEnv(t)
+	addModM(env.src, old)
+	env.setVulns(t, "db-1", factstest.Vuln{ID: "GO-8", Module: "example.com/other"})
+	e := env.engine(t, Options{})
 	req := Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindZip}
 	if r, _ := e.Decide(ctx, req); !r.Allowed() || r.VulnDB != "db-1" {
 		t.Fatalf("first Decide: %+v", r)
 	}
 	// A new DB snapshot with an entry for the version: the cached allow
 	// must not be reused.
-	vulns.set("db-2", modM+"@v1.2.0", Vuln{ID: "GO-9", Reviewed: true, Fixed: "v1.3.0"})
+	env.setVulns(t, "db-2", factstest.Vuln{ID: "GO-9", Module: modM, Introduced: "v1.2.0", Fixed: "v1.3.0"})
 	r, err := e.Decide(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -220,25 +250,24 @@ func TestDecideInvalidation(t *testing.T) {
 	if r, _ := e.Decide(ctx, Request{Module: modM, Version: "v1.2.0", Kind: proxy.KindInfo}); r.Cached {
 		t.Error("info decision served from the zip decision's cache entry")
 	}
-	// Invalidate drops the module's decisions and facts: a new retraction
-	// in the latest go.mod is seen.
-	facts.gomod[modM] = latestGoMod + "retract v1.2.0 // oops\n"
+	// A new latest version whose go.mod retracts v1.2.0 changes the
+	// module's facts: the cached decision is not reused.
 	if r, _ := e.Decide(ctx, req); !r.Cached {
-		t.Error("want cached before Invalidate")
+		t.Error("want cached before the module's facts change")
 	}
-	e.Invalidate(modM)
+	env.src.Add(modM, "v1.4.0", old, latestGoMod+"retract v1.2.0 // oops\n")
 	r, _ = e.Decide(ctx, req)
 	if r.Cached || rulesOf(r.Deny) != "retracted,vulnerabilities" {
-		t.Errorf("after Invalidate: cached=%v deny=%v, want fresh retracted+vulnerabilities", r.Cached, r.Deny)
+		t.Errorf("after a new latest version: cached=%v deny=%v, want fresh retracted+vulnerabilities", r.Cached, r.Deny)
 	}
 	// Reload with another config changes the digest and drops the cache.
-	old := e.Digest()
+	prev := e.Digest()
 	if err := e.Reload(ctx, &Config{RuleModes: map[string]Mode{"vulnerabilities": ModeAudit}}); err != nil {
 		t.Fatal(err)
 	}
 	r, _ = e.Decide(ctx, req)
-	if e.Digest() == old || r.Cached || r.Digest != e.Digest() || rulesOf(r.Audit) != "vulnerabilities" {
-		t.Errorf("after Reload: digest %s (old %s), cached=%v audit=%v", e.Digest(), old, r.Cached, r.Audit)
+	if e.Digest() == prev || r.Cached || r.Digest != e.Digest() || rulesOf(r.Audit) != "vulnerabilities" {
+		t.Errorf("after Reload: digest %s (old %s), cached=%v audit=%v", e.Digest(), prev, r.Cached, r.Audit)
 	}
 }
 
@@ -246,25 +275,44 @@ func TestDecideFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("upstream unavailable")
 	tests := []struct {
-		name string
-		opts Options
+		name  string
+		setup func(*env) *Config
+		want  string // in the error
+		is    error  // matched by the error
 	}{
-		{"facts", Options{Facts: &fakeFacts{err: boom}}},
-		{"vulns", Options{Vulns: &fakeVulns{err: boom}}},
-		{"gomod", Options{Facts: &fakeFacts{versions: map[string][]string{modM: {"v1.0.0"}}, gomod: map[string]string{modM: "module example.com/m\nretract (\n"}}}},
+		{"list outage", func(env *env) *Config {
+			env.src.Err = boom
+			return nil
+		}, "example.com/m: ", boom},
+		{"vulnerability DB not loaded", func(env *env) *Config {
+			env.svc.VulnDB = &factstest.DB{}
+			return nil
+		}, "example.com/m@v1.0.0: ", facts.ErrNoVulnDB},
+		{".info outage", func(env *env) *Config {
+			env.src.InfoErr = boom
+			return &Config{Cooldown: CooldownConfig{Days: 7}}
+		}, "example.com/m@v1.0.0: ", boom},
+		{"broken latest go.mod", func(env *env) *Config {
+			env.src.Add(modM, "v1.0.0", old, "module example.com/m\nretract (\n")
+			return nil
+		}, "example.com/m@v1.0.0: parsing go.mod", nil},
 	}
 	for _, tt := range tests {
-		e := mustEngine(ctx, tt.opts)
+		env := newEnv(t)
+		env.src.Add(modM, "v1.0.0", old, "")
+		e := env.engine(t, Options{Config: tt.setup(env)})
 		_, err := e.Decide(ctx, Request{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip})
-		if err == nil || !strings.Contains(err.Error(), "example.com/m@v1.0.0: ") {
-			t.Errorf("%s: Decide error = %v, want one naming example.com/m@v1.0.0", tt.name, err)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || tt.is != nil && !errors.Is(err, tt.is) {
+			t.Errorf("%s: Decide error = %v, want one containing %q (matching %v)", tt.name, err, tt.want, tt.is)
+		}
+		if n := counterValue(e.metrics.errors); n != 1 {
+			t.Errorf("%s: errors counted %v, want 1", tt.name, n)
 		}
 	}
 }
 
 func TestDecider(t *testing.T) {
 	ctx := context.Background()
-	facts := newFacts()
 	tests := []struct {
 		serve bool
 		kind  proxy.Kind
@@ -278,7 +326,9 @@ func TestDecider(t *testing.T) {
 		{false, proxy.KindMod, true},
 	}
 	for _, tt := range tests {
-		e := mustEngine(ctx, Options{Config: &Config{ServeInfoModWhenDenied: ptr(tt.serve)}, Facts: facts})
+		env := newEnv(t)
+		addModM(env.src, old)
+		e := env.engine(t, Options{Config: &Config{ServeInfoModWhenDenied: ptr(tt.serve)}})
 		q := proxy.Query{Module: modM, Version: "v1.0.1", Kind: tt.kind}
 		if !tt.deny {
 			// Cold: module facts not loaded yet. A decision that can
@@ -287,9 +337,7 @@ func TestDecider(t *testing.T) {
 			if err != nil || !d.Allowed() || len(d.Warn) != 0 {
 				t.Errorf("serve=%v kind=%s cold: %+v, %v; want an immediate allow", tt.serve, tt.kind, d, err)
 			}
-			if _, err := e.facts.get(ctx, modM); err != nil {
-				t.Fatal(err)
-			}
+			env.contact(t, modM)
 		}
 		d, err := e.Decider().Decide(ctx, q)
 		if err != nil {
@@ -308,31 +356,23 @@ func TestDecisionLogAndMetrics(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
 	reg := prometheus.NewRegistry()
-	e := mustEngine(ctx, Options{
+	env := newEnv(t)
+	addModM(env.src, old)
+	e := env.engine(t, Options{
 		Config:      &Config{Pseudo: ActionWarn},
-		Facts:       newFacts(),
 		DecisionLog: &buf,
 		Registerer:  reg,
-		Now:         func() time.Time { return t0 },
 	})
 	for _, req := range []Request{
-		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: "alice"},
-		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: "bob"},
+		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: proxy.Client{Name: "alice"}},
+		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: proxy.Client{Name: "bob"}},
 		{Module: modM, Version: "v1.2.1-0.20250101000000-abcdefabcdef", Kind: proxy.KindZip},
 	} {
 		if _, err := e.Decide(ctx, req); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var lines []map[string]any
-	sc := bufio.NewScanner(&buf)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("decision log line %q: %v", sc.Text(), err)
-		}
-		lines = append(lines, m)
-	}
+	lines := logLines(t, buf.Bytes())
 	if len(lines) != 3 {
 		t.Fatalf("decision log has %d lines, want 3", len(lines))
 	}
@@ -383,20 +423,36 @@ func TestCustomRulesAndBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts := &fakeFacts{anyLicense: []License{{ID: "MIT"}}}
-	e := mustEngine(ctx, Options{Config: cfg, Facts: facts, Now: func() time.Time { return t0 }})
+	env := newEnv(t)
+	// Versions released 60 days ago, past every cooldown, and MIT
+	// licensed; the pseudo-version is unknown to the upstream's list and
+	// new to modgate.
+	for _, mv := range []struct{ mod, v string }{
+		{"acme.example/x", "v0.0.0-20250101000000-abcdefabcdef"},
+		{"example.com/left-pad", "v1.0.0"},
+		{"github.com/pkg/errors", "v0.9.1"},
+		{"example.com/old/sub", "v1.3.9"},
+		{"example.com/old/sub", "v1.4.0"},
+		{"example.com/y", "v1.0.0-rc.1"},
+	} {
+		if !module.IsPseudoVersion(mv.v) {
+			env.src.Add(mv.mod, mv.v, t0.Add(-60*day), "")
+		}
+		env.licensed(mv.mod, mv.v, "MIT")
+	}
+	e := env.engine(t, Options{Config: cfg})
 	tests := []struct {
 		req        Request
 		deny, warn string
 	}{
 		{Request{Module: "acme.example/x", Version: "v0.0.0-20250101000000-abcdefabcdef", Kind: proxy.KindZip}, "acme,cooldown", "pseudo"},
-		{Request{Module: "example.com/left-pad", Version: "v1.0.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day)}, "banned", ""},
-		{Request{Module: "github.com/pkg/errors", Version: "v0.9.1", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day)}, "blocklist", ""},
-		{Request{Module: "example.com/old/sub", Version: "v1.3.9", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day)}, "blocklist", ""},
-		{Request{Module: "example.com/old/sub", Version: "v1.4.0", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day)}, "", ""},
+		{Request{Module: "example.com/left-pad", Version: "v1.0.0", Kind: proxy.KindZip}, "banned", ""},
+		{Request{Module: "github.com/pkg/errors", Version: "v0.9.1", Kind: proxy.KindZip}, "blocklist", ""},
+		{Request{Module: "example.com/old/sub", Version: "v1.3.9", Kind: proxy.KindZip}, "blocklist", ""},
+		{Request{Module: "example.com/old/sub", Version: "v1.4.0", Kind: proxy.KindZip}, "", ""},
 		// Custom rules that read input.client make the cache per client.
-		{Request{Module: "example.com/y", Version: "v1.0.0-rc.1", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day), Client: "ci-bot"}, "", "acme.prerelease"},
-		{Request{Module: "example.com/y", Version: "v1.0.0-rc.1", Kind: proxy.KindZip, FirstSeen: t0.Add(-60 * day), Client: "alice"}, "", ""},
+		{Request{Module: "example.com/y", Version: "v1.0.0-rc.1", Kind: proxy.KindZip, Client: proxy.Client{Name: "ci-bot"}}, "", "acme.prerelease"},
+		{Request{Module: "example.com/y", Version: "v1.0.0-rc.1", Kind: proxy.KindZip, Client: proxy.Client{Name: "alice"}}, "", ""},
 	}
 	for _, tt := range tests {
 		r, err := e.Decide(ctx, tt.req)
@@ -474,7 +530,7 @@ func TestReloadKeepsPolicyOnError(t *testing.T) {
 		}
 	}
 	write("package modgate.rules.x\n\ndeny contains \"no\" if input.module == \"example.com/no\"\n")
-	e := mustEngine(ctx, Options{Config: &Config{Paths: []string{dir}}, Now: func() time.Time { return t0 }})
+	e := newEnv(t).engine(t, Options{Config: &Config{Paths: []string{dir}}})
 	req := Request{Module: "example.com/no", Version: "v1.0.0", Kind: proxy.KindZip}
 	if r, _ := e.Decide(ctx, req); rulesOf(r.Deny) != "x" {
 		t.Fatalf("deny = %v", r.Deny)
@@ -558,14 +614,6 @@ func TestRegoFixturesMatchGo(t *testing.T) {
 	}
 }
 
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	return m.GetCounter().GetValue()
-}
-
 // TestReadmeExample keeps the custom rule in README.md (copied to
 // testdata/policy/readme) compiling, passing its test and deciding as
 // documented.
@@ -600,22 +648,22 @@ func TestReadmeExample(t *testing.T) {
 	}
 }
 
-// TestConcurrentDecide runs decisions, reloads and invalidations at once;
+// TestConcurrentDecide runs decisions, list filtering, @latest, reloads
+// and changes of the module's facts and of the vulnerability DB at once;
 // run with -race.
 func TestConcurrentDecide(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
-	vulns := &fakeVulns{}
-	vulns.set("s1", modM+"@v1.0.0", Vuln{ID: "GO-1", Reviewed: true, Fixed: "v1.2.0"})
-	var logBuf bytes.Buffer
-	e := mustEngine(ctx, Options{Config: &Config{Cooldown: CooldownConfig{Days: 3}}, Facts: newFacts(), Vulns: vulns, Now: clk.now, DecisionLog: &logBuf, Registerer: prometheus.NewRegistry()})
-	versions := newFacts().versions[modM]
+	env := newEnv(t)
+	addModM(env.src, old)
+	env.setVulns(t, "s1", factstest.Vuln{ID: "GO-1", Module: modM, Fixed: "v1.2.0"})
+	var logBuf syncBuffer
+	e := env.engine(t, Options{Config: &Config{Cooldown: CooldownConfig{Days: 3}}, DecisionLog: &logBuf, Registerer: prometheus.NewRegistry()})
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
-				v := versions[(i+g)%len(versions)]
-				r, err := e.Decider().Decide(ctx, proxy.Query{Module: modM, Version: v, Kind: proxy.KindList, FirstSeen: t0.Add(-time.Duration(i%5) * day)})
+				v := modMVersions[(i+g)%len(modMVersions)]
+				r, err := e.Decider().Decide(ctx, proxy.Query{Module: modM, Version: v, Kind: proxy.KindList})
 				if err != nil {
 					t.Error(err)
 					return
@@ -627,19 +675,57 @@ func TestConcurrentDecide(t *testing.T) {
 			}
 		})
 	}
+	const listings = 10
+	wg.Go(func() {
+		for range listings {
+			l, err := e.Decider().List(ctx, proxy.Query{Module: modM, Kind: proxy.KindList})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if slices.Contains(l.Allowed, "v1.0.1") {
+				t.Errorf("List allowed retracted v1.0.1: %v", l.Allowed)
+				return
+			}
+			if _, err := e.Decider().Latest(ctx, proxy.Query{Module: modM, Kind: proxy.KindLatest}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
 	wg.Go(func() {
 		for i := range 20 {
-			e.Invalidate(modM)
-			vulns.set(fmt.Sprintf("s%d", i), "x")
+			// A new version (each with the latest go.mod's retractions)
+			// changes the module's facts.
+			env.src.Add(modM, fmt.Sprintf("v1.4.%d", i), old, latestGoMod)
+			env.setVulns(t, fmt.Sprintf("s%d", i), factstest.Vuln{ID: "GO-1", Module: modM, Fixed: "v1.2.0"})
 			days := 3 + i%2
 			if err := e.Reload(ctx, &Config{Cooldown: CooldownConfig{Days: days}}); err != nil {
 				t.Error(err)
 			}
-			clk.advance(time.Hour)
+			env.clk.advance(time.Hour)
 		}
 	})
 	wg.Wait()
-	if n := bytes.Count(logBuf.Bytes(), []byte("\n")); n != 800 {
-		t.Errorf("decision log has %d lines, want 800", n)
+	if n, want := bytes.Count(logBuf.bytes(), []byte("\n")), 800+2*listings; n != want {
+		t.Errorf("decision log has %d lines, want %d (one per decision and listing)", n, want)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex // protects buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
 }

@@ -29,9 +29,14 @@ days := d if {
 
 unknown if input.release_basis == "unknown"
 
-# An unknown release time treated as new counts from now.
+# An unknown release time treated as new counts from when modgate first saw
+# the version (for a version in the listing modgate made at first contact, the
+# first contact), else from now.
 start_ns := input.released_ns if {
 	input.released_ns > 0
+} else := input.first_seen_ns if {
+	unknown
+	input.first_seen_ns > 0
 } else := input.now_ns
 
 end_ns := start_ns + days * lib.day_ns
@@ -46,6 +51,7 @@ cooling if {
 	days > 0
 	unknown
 	data.modgate.config.cooldown.unknown_release == "new"
+	input.now_ns < end_ns
 }
 
 fixes := [v | some v in input.fixes; lib.vuln_counted(v)]
@@ -90,6 +96,5 @@ warn contains {"msg": msg} if {
 
 changes_at_ns contains end_ns if {
 	cooling
-	not unknown
 	count(fixes) == 0
 }

@@ -48,10 +48,21 @@ test_release_basis_in_message if {
 	contains(e.msg, "listed before modgate first saw the module on 2024-12-29T00:00:00Z")
 }
 
+unknown_seen_2_days_ago := f.inp({"released_ns": 0, "release_basis": "unknown", "first_seen_ns": f.now - (2 * f.day)})
+
 test_unknown_release_new_denied if {
-	some d in cooldown.deny with input as f.inp({"released_ns": 0, "release_basis": "unknown"}) with data.modgate.config as seven
+	some d in cooldown.deny with input as unknown_seen_2_days_ago with data.modgate.config as seven
 	contains(d.msg, "treated as new (cooldown.unknown_release: new)")
-	count(cooldown.changes_at_ns) == 0 with input as f.inp({"released_ns": 0, "release_basis": "unknown"}) with data.modgate.config as seven
+	cooldown.changes_at_ns == {f.now + (5 * f.day)} with input as unknown_seen_2_days_ago with data.modgate.config as seven
+}
+
+test_unknown_release_new_counts_from_first_seen if {
+	# Treated as new means N days from when modgate first saw it, N being
+	# the update type's cooldown, not the longest one.
+	c := f.cooldown_cfg(7, {"patch": 2, "major": 30})
+	count(cooldown.deny) == 0 with input as unknown_seen_2_days_ago with data.modgate.config as c
+	count(cooldown.deny) == 1 with input as unknown_seen_2_days_ago with data.modgate.config as seven
+	count(cooldown.deny) == 1 with input as f.inp({"released_ns": 0, "release_basis": "unknown", "first_seen_ns": 0}) with data.modgate.config as c
 }
 
 test_unknown_release_old_allowed if {

@@ -32,9 +32,9 @@ type Release struct {
 	// requested.
 	FirstSeen time.Time
 	// Initial reports that the version already existed at modgate's
-	// first contact with the module: it was in modgate's first listing
-	// of the module, or it was never listed and its .info time predates
-	// that contact.
+	// first contact with the module: it was in the listing modgate made
+	// then, or it was never listed and its .info time predates that
+	// contact.
 	Initial bool
 	// FirstContact is modgate's first contact with the module.
 	FirstContact time.Time

@@ -20,7 +20,8 @@ type seenRecord struct {
 	// Created is modgate's first contact with the module.
 	Created time.Time `json:"created"`
 	// Listed reports whether a non-empty list was ever recorded; the
-	// versions of the first one are Initial.
+	// versions of the first one are Initial if it was made at the first
+	// contact.
 	Listed   bool                `json:"listed,omitempty"`
 	Versions map[string]seenInfo `json:"versions"`
 }
@@ -29,7 +30,7 @@ type seenInfo struct {
 	// First is when modgate first saw the version, listed or requested.
 	First time.Time `json:"first"`
 	// Initial marks versions that already existed at modgate's first
-	// contact with the module: in its first listing, or never listed
+	// contact with the module: in the listing made then, or never listed
 	// and with an .info time before that contact.
 	Initial bool `json:"initial,omitempty"`
 }
@@ -85,25 +86,21 @@ func (b *seenBook) remember(path string, rec *seenRecord) {
 }
 
 // observe records the listed versions not seen before (creating the
-// module's record at first contact) and returns the record.
+// module's record at first contact) and returns the record. Only a listing
+// made at the first contact says which versions existed then: those of a
+// first listing made later (the module had no tag yet, or its list was
+// refused or stale) are as new as any other.
 func (b *seenBook) observe(ctx context.Context, path string, listed []string, now time.Time) (*seenRecord, error) {
-	return b.update(ctx, path, now, func(rec *seenRecord) bool {
-		initial := !rec.Listed && len(listed) > 0
+	return b.update(ctx, path, now, func(rec *seenRecord, created bool) bool {
+		first := !rec.Listed && len(listed) > 0
 		changed := false
 		for _, v := range listed {
-			si, ok := rec.Versions[v]
-			switch {
-			case !ok:
-				rec.Versions[v] = seenInfo{First: now, Initial: initial}
-			case initial && !si.Initial:
-				// Requested before the first listing, and in it.
-				rec.Versions[v] = seenInfo{First: si.First, Initial: true}
-			default:
-				continue
+			if _, ok := rec.Versions[v]; !ok {
+				rec.Versions[v] = seenInfo{First: now, Initial: created}
+				changed = true
 			}
-			changed = true
 		}
-		if initial {
+		if first {
 			rec.Listed, changed = true, true
 		}
 		return changed
@@ -112,7 +109,7 @@ func (b *seenBook) observe(ctx context.Context, path string, listed []string, no
 
 // add records one version that was requested without having been listed.
 func (b *seenBook) add(ctx context.Context, path, version string, now time.Time, initial bool) (*seenRecord, error) {
-	return b.update(ctx, path, now, func(rec *seenRecord) bool {
+	return b.update(ctx, path, now, func(rec *seenRecord, _ bool) bool {
 		if _, ok := rec.Versions[version]; ok {
 			return false
 		}
@@ -122,8 +119,9 @@ func (b *seenBook) add(ctx context.Context, path, version string, now time.Time,
 }
 
 // update applies fn to a copy of the module's record (a new one at first
-// contact) and stores the result when fn reports a change.
-func (b *seenBook) update(ctx context.Context, path string, now time.Time, fn func(*seenRecord) bool) (*seenRecord, error) {
+// contact, when fn is told created) and stores the result when fn reports
+// a change.
+func (b *seenBook) update(ctx context.Context, path string, now time.Time, fn func(rec *seenRecord, created bool) bool) (*seenRecord, error) {
 	mu := b.lock(path)
 	mu.Lock()
 	defer mu.Unlock()
@@ -140,7 +138,7 @@ func (b *seenBook) update(ctx context.Context, path string, now time.Time, fn fu
 			rec.Versions[k] = v
 		}
 	}
-	if !fn(rec) && !created {
+	if !fn(rec, created) && !created {
 		return old, nil
 	}
 	data, err := json.Marshal(rec)

@@ -57,7 +57,7 @@ func (s *Service) Vulns(ctx context.Context, m *Module, version string) ([]Vuln,
 	}
 	snap := s.VulnDB.Current()
 	if snap == nil {
-		return nil, ErrNoVulnDB
+		return nil, fmt.Errorf("%s@%s: %w", m.Path, version, ErrNoVulnDB)
 	}
 	ms, err := snap.Affects(m.Path, version)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,10 @@ import (
 type Source struct {
 	// Err, when set, is returned by List (an outage).
 	Err error
-	// Lists counts List calls.
-	Lists atomic.Int32
+	// InfoErr, when set, is returned by Time (an .info outage).
+	InfoErr error
+	// Lists counts List calls; Times counts Time calls (.info fetches).
+	Lists, Times atomic.Int32
 
 	mu      sync.Mutex // protects the fields below
 	mods    map[string]*module
@@ -39,6 +42,7 @@ type Source struct {
 type module struct {
 	listed   []string
 	times    map[string]time.Time
+	fetched  map[string]bool // versions whose .info Time has fetched
 	gomods   map[string]string
 	latest   *modcache.Info // @latest
 	unlisted bool           // the source refuses to list the module
@@ -52,26 +56,30 @@ func (s *Source) mod(path string) *module {
 	}
 	m := s.mods[path]
 	if m == nil {
-		m = &module{times: map[string]time.Time{}, gomods: map[string]string{}}
+		m = &module{times: map[string]time.Time{}, fetched: map[string]bool{}, gomods: map[string]string{}}
 		s.mods[path] = m
 	}
 	return m
 }
 
 // Add adds path@version, listed, with its .info time and go.mod (""
-// means "module path").
+// means "module path"). A zero t means the source refuses the .info (not
+// found). Adding a version again replaces its time and go.mod.
 func (s *Source) Add(path, version string, t time.Time, gomod string) {
 	s.AddUnlisted(path, version, t, gomod)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.mod(path)
-	m.listed = append(m.listed, version)
-	semver.Sort(m.listed)
-	delete(s.lists, path)
+	if !slices.Contains(m.listed, version) {
+		m.listed = append(m.listed, version)
+		semver.Sort(m.listed)
+		delete(s.lists, path)
+	}
 }
 
 // AddUnlisted adds path@version without listing it (a pseudo-version, or
-// a version the upstream serves but does not list).
+// a version the upstream serves but does not list); t and gomod are as
+// for [Source.Add].
 func (s *Source) AddUnlisted(path, version string, t time.Time, gomod string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,6 +88,7 @@ func (s *Source) AddUnlisted(path, version string, t time.Time, gomod string) {
 		gomod = "module " + path + "\n"
 	}
 	m.times[version], m.gomods[version] = t, gomod
+	delete(m.fetched, version)
 }
 
 // SetLatest sets the source's @latest answer for path.
@@ -99,7 +108,9 @@ func (s *Source) RefuseList(path string) {
 }
 
 // SeenAt records modgate's first contact with path at t, with versions
-// first seen then (initial) — as if modgate had listed it at t.
+// first seen then (initial) — as if modgate had listed it at t. Call it
+// before a facts service first reads the module: services keep the
+// record in memory once read.
 func (s *Source) SeenAt(path string, t time.Time, versions ...string) {
 	type info struct {
 		First   time.Time `json:"first"`
@@ -167,21 +178,32 @@ func (s *Source) RefreshLatest(ctx context.Context, path string, _ time.Duration
 	return s.Latest(ctx, path)
 }
 
-// Time implements facts.Source.
+// Time implements facts.Source; it counts in Times.
 func (s *Source) Time(_ context.Context, path, version string) (time.Time, error) {
+	s.Times.Add(1)
+	if s.InfoErr != nil {
+		return time.Time{}, s.InfoErr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := s.mods[path]; m != nil {
-		if t, ok := m.times[version]; ok {
+		if t, ok := m.times[version]; ok && !t.IsZero() {
+			m.fetched[version] = true
 			return t, nil
 		}
 	}
 	return time.Time{}, errNotFound
 }
 
-// CachedTime implements facts.Source: nothing is cached, so facts fetch
-// the .info time only when they need it (as with a cold cache).
-func (s *Source) CachedTime(context.Context, string, string) (time.Time, bool) {
+// CachedTime implements facts.Source like a cache that starts cold: only
+// the .info times Time has fetched are cached, so facts fetch a time only
+// when they need it, and once.
+func (s *Source) CachedTime(_ context.Context, path, version string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.mods[path]; m != nil && m.fetched[version] {
+		return m.times[version], true
+	}
 	return time.Time{}, false
 }
 
