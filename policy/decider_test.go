@@ -239,7 +239,7 @@ func TestDecisionLogOneRecordPerRequest(t *testing.T) {
 		}, func(rec map[string]any) string {
 			c := rec["candidates"].(map[string]any)
 			allowed, denied := c["allowed"].([]any), c["denied"].([]any)
-			if rec["path"] != "modgate/list" || rec["module"] != mod || len(allowed) != 130 || len(denied) != 20 {
+			if rec["kind"] != "list" || rec["module"] != mod || len(allowed) != 130 || len(denied) != 20 {
 				return fmt.Sprintf("want a list record of %s with 130 allowed and 20 denied candidates", mod)
 			}
 			if d := denied[0].(map[string]any); d["version"] != "v1.0.0" || fmt.Sprint(d["rules"]) != "[vulnerabilities]" {
@@ -258,7 +258,7 @@ func TestDecisionLogOneRecordPerRequest(t *testing.T) {
 			return err
 		}, func(rec map[string]any) string {
 			c := rec["candidates"].(map[string]any)
-			if rec["path"] != "modgate/latest" || rec["chosen"] != "v1.14.4" || len(c["denied"].([]any)) != 5 || fmt.Sprint(c["allowed"]) != "[v1.14.4]" {
+			if rec["kind"] != "latest" || rec["chosen"] != "v1.14.4" || len(c["denied"].([]any)) != 5 || fmt.Sprint(c["allowed"]) != "[v1.14.4]" {
 				return "want a latest record choosing v1.14.4 after 5 denied candidates"
 			}
 			return ""

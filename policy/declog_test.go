@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -53,21 +52,28 @@ func TestDecisionLogConfigSamplesAndRotates(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "decisions.jsonl")
 	reg := prometheus.NewRegistry()
-	facts := newFacts() // without the deprecation, which warns about every version
-	facts.gomod[modM] = strings.TrimPrefix(latestGoMod, "// Deprecated: use example.com/m/v2 instead.\n")
-	e := mustEngine(ctx, Options{
+	env := newEnv(t)
+	// modM without the deprecation, which warns about every version.
+	for _, v := range modMVersions {
+		gomod := ""
+		if v == "v1.3.0" {
+			gomod = strings.TrimPrefix(latestGoMod, "// Deprecated: use example.com/m/v2 instead.\n")
+		}
+		env.src.Add(modM, v, old, gomod)
+	}
+	env.src.AddUnlisted(modM, "v1.2.1-0.20250101000000-abcdefabcdef", old, "")
+	e := env.engine(t, Options{
 		Config: &Config{Pseudo: ActionWarn, DecisionLog: DecisionLogConfig{
 			Path: path, MaxSize: 1000, MaxBackups: 10, SampleAllowed: ptr(0.5)}},
-		Facts:      facts,
 		Registerer: reg,
-		Now:        func() time.Time { return t0 },
 		SampleRand: func() float64 { return 0.75 }, // drops every clean record
 	})
+	alice, bob := proxy.Client{Name: "alice"}, proxy.Client{Name: "bob"}
 	reqs := []Request{
-		{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip, Client: "alice"},
-		{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip, Client: "alice"}, // cached
-		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: "alice"}, // retracted
-		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: "bob"},   // retracted, cached
+		{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip, Client: alice},
+		{Module: modM, Version: "v1.0.0", Kind: proxy.KindZip, Client: alice}, // cached
+		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: alice}, // retracted
+		{Module: modM, Version: "v1.0.1", Kind: proxy.KindZip, Client: bob},   // retracted, cached
 		{Module: modM, Version: "v1.2.1-0.20250101000000-abcdefabcdef", Kind: proxy.KindZip},
 	}
 	for _, req := range reqs {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/proxy/proxytest"
+	"github.com/modgate/modgate/scanner/vex"
 )
 
 // verdict is what an entry point said about one module version.
@@ -61,7 +62,18 @@ const consistencyPolicy = `  cooldown:
 func TestOneVerdictEverywhere(t *testing.T) {
 	osv := t.TempDir()
 	writeOSV(t, osv, "GO-2099-0201", "example.com/deprecated", "1.1.0")
-	e := startEnforcingOpts(t, enforceOptions{policy: consistencyPolicy, osv: []string{osv}})
+	writeOSV(t, osv, "GO-2099-0203", "example.com/nomod", "1.0.1")
+	vexDir := t.TempDir()
+	f, err := os.Create(filepath.Join(vexDir, "app.vex.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&vex.Writer{Now: func() time.Time { return time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC) }}).Write(f, []vex.Fact{{
+		Product: "example.com/app", Module: "example.com/nomod", Version: "v1.0.0", Vulnerability: "GO-2099-0203", Reachability: vex.Imported}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e := startEnforcingOpts(t, enforceOptions{policy: consistencyPolicy + "  vex: [" + vexDir + "]\n", osv: []string{osv}})
 	now := e.clock.Now()
 	add := func(path, version string, at time.Time) {
 		e.up.Add(proxytest.Module{Path: path, Version: version, Time: at,
@@ -79,6 +91,7 @@ func TestOneVerdictEverywhere(t *testing.T) {
 		{"cooldown-young", "example.com/fresh", "v1.0.0", verdict{rules: []string{"cooldown"}}},
 		{"blocked", "example.com/dep", "v1.0.0", verdict{rules: []string{"blocklist"}}},
 		{"waived", "example.com/deprecated", "v1.0.0", verdict{allowed: true}},
+		{"VEX-excepted", "example.com/nomod", "v1.0.0", verdict{allowed: true}},
 		{"clean", "example.com/hello", "v1.1.0", verdict{allowed: true}},
 	}
 	entries := []struct {

@@ -67,12 +67,16 @@ type enforceOptions struct {
 	wrap   func(http.Handler) http.Handler // in front of the upstream
 	osv    []string                        // more OSV directories
 	extra  string                          // more top-level configuration
+	up     *proxytest.Upstream             // nil: a new one with the fixtures
 }
 
 // startEnforcingOpts is startEnforcing with options.
 func startEnforcingOpts(t *testing.T, o enforceOptions) *enforcing {
 	t.Helper()
-	up := proxytest.New(t, proxytest.Fixtures(t))
+	up := o.up
+	if up == nil {
+		up = proxytest.New(t, proxytest.Fixtures(t))
+	}
 	upURL := up.URL
 	if o.wrap != nil {
 		ws := httptest.NewServer(o.wrap(up))

@@ -26,6 +26,7 @@ const policyUsage = `Usage:
 	modgate policy eval [flags] MODULE@VERSION  decide one module version
 	modgate policy check [flags] [path ...]   validate configuration and policies
 	modgate policy report [flags] LOG...      summarize would-be denials in decision logs
+	modgate policy baseline [flags] PATH...   write waivers for the denied versions go.sum files already use
 
 Run 'modgate policy <command> --help' for a command's flags.
 `
@@ -45,6 +46,8 @@ func runPolicy(ctx context.Context, app *App, args []string) error {
 		return runPolicyCheck(ctx, app, args[1:])
 	case "report":
 		return runPolicyReport(ctx, app, args[1:])
+	case "baseline":
+		return runPolicyBaseline(ctx, app, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(app.Stderr, policyUsage)
 		return nil

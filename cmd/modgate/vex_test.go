@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/scanner/check/checktest"
 	"github.com/modgate/modgate/scanner/vex"
 	"github.com/modgate/modgate/scanner/vex/vextest"
@@ -66,5 +68,49 @@ func TestCheckVEX(t *testing.T) {
 	code, _, stderr := runIn(w.GoEnv, "check", "--no-vulns", "--vex", filepath.Join(t.TempDir(), "x.json"), t.TempDir())
 	if code != 2 || !strings.Contains(stderr, "--no-vulns") {
 		t.Errorf("--vex with --no-vulns: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
+
+// TestVEXExceptsAtTheProxy closes the loop: a VEX document written by
+// `modgate check --vex` for a repository that imports the vulnerable
+// package without calling the vulnerable symbol lets the proxy serve that
+// version (with a warning naming the document); one where it is called
+// does not.
+func TestVEXExceptsAtTheProxy(t *testing.T) {
+	w := checktest.NewWorld(t)
+	for _, tc := range []struct {
+		fixture string
+		allowed bool
+	}{{"vulnimported", true}, {"vulncalled", false}} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			fx := w.Repo(t, tc.fixture)
+			doc := filepath.Join(t.TempDir(), "vex", tc.fixture+".vex.json")
+			if code, _, stderr := runIn(w.GoEnv, "check", "--proxy", w.PolicyGate.URL, "--vulndb", w.VulnDB, "--vex", doc, fx.Dir); code > 1 {
+				t.Fatalf("check --vex = exit %d\n%s", code, stderr)
+			}
+			e := startEnforcingOpts(t, enforceOptions{up: w.Up, policy: "  vex: [" + filepath.Dir(doc) + "]\n"})
+			ds, err := (&api.Client{URL: e.url}).Decide(context.Background(), "", []api.ModuleVersion{{Path: "example.com/vulnlib", Version: "v1.0.0"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := ds[0]
+			if d.Allowed != tc.allowed {
+				t.Fatalf("vulnlib@v1.0.0 with the %s VEX: allowed = %v, want %v (%+v)", tc.fixture, d.Allowed, tc.allowed, d)
+			}
+			if tc.allowed {
+				found := false
+				for _, v := range d.Warn {
+					found = found || v.Rule == "exceptions" && strings.Contains(v.Msg, "vulnerable_code_not_in_execute_path per VEX "+doc)
+				}
+				if !found {
+					t.Errorf("no warning names the VEX exception: %+v", d.Warn)
+				}
+			}
+			// The go command gets the same answer.
+			out, err := e.run(t, "", "mod", "download", "example.com/vulnlib@v1.0.0")
+			if (err == nil) != tc.allowed {
+				t.Errorf("go mod download vulnlib@v1.0.0 = %v, want allowed %v:\n%s", err, tc.allowed, out)
+			}
+		})
 	}
 }
