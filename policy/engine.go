@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,16 +156,18 @@ type source struct {
 	doc map[string]any
 	set *policySet
 	ext *externals
+	// engine are the settings the engine applies outside the rules.
+	engine string
 }
 
 // digest identifies the policy (rules, data, configuration, waiver files
-// and VEX documents).
+// and VEX documents, and the engine's own settings).
 func (s *source) digest() string {
 	d := s.set.digest(s.doc)
-	if s.ext.digest == "" {
+	if s.ext.digest == "" && s.engine == "" {
 		return d
 	}
-	h := sha256.Sum256([]byte(d + "\x00" + s.ext.digest))
+	h := sha256.Sum256([]byte(d + "\x00" + s.ext.digest + "\x00" + s.engine))
 	return "sha256:" + hex.EncodeToString(h[:])
 }
 
@@ -183,7 +186,11 @@ func gather(cfg *Config) (*source, error) {
 		return nil, err
 	}
 	doc["waivers"] = append(doc["waivers"].([]any), ext.waivers...)
-	return &source{doc: doc, set: set, ext: ext}, nil
+	engine := ""
+	if cfg.ServeInfoModWhenDenied != nil || cfg.Cache.TTL != 0 || cfg.VEXMaxAge != 0 {
+		engine = fmt.Sprintf("serve_info_mod=%v cache_ttl=%v vex_max_age=%v", cfg.ServeInfoMod(), cfg.Cache.TTL, cfg.vexMaxAge())
+	}
+	return &source{doc: doc, set: set, ext: ext, engine: engine}, nil
 }
 
 func prepareSet(ctx context.Context, cfg *Config, src *source) (*compiled, error) {
@@ -257,6 +264,9 @@ func (e *Engine) Reload(ctx context.Context, cfg *Config) error {
 	e.state.Store(st)
 	e.cache.clear()
 	e.log.Info("policy reloaded", "digest", st.digest, "previous", old.digest)
+	if !reflect.DeepEqual(cfg.DecisionLog, old.cfg.DecisionLog) || cfg.Cache.Size != old.cfg.Cache.Size {
+		e.log.Warn("decision_log and cache.size changes take effect at the next restart")
+	}
 	return nil
 }
 

@@ -18,8 +18,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata fr
 // TestConfigErrorsGolden: each testdata/config/NAME.txtar holds a broken
 // modgate.yaml (and any file it names, such as its policy_file) and, in
 // its want file, every problem modgate reports, one a line, sorted by
-// line. `modgate serve --config` at start-up and `modgate policy check
-// --config` must both print exactly that text.
+// line. `modgate serve --config` at start-up, `modgate policy check
+// --config`, and a running serve reloading the file on SIGHUP must all
+// print exactly that text.
 func TestConfigErrorsGolden(t *testing.T) {
 	cases, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.txtar"))
 	if err != nil || len(cases) == 0 {
@@ -52,6 +53,9 @@ func TestConfigErrorsGolden(t *testing.T) {
 			}
 			if got := clean(stderr); got != serveOut {
 				t.Errorf("policy check --config: got\n%s\nwant what serve prints:\n%s", got, serveOut)
+			}
+			if got := clean(reloadErrors(t, cfgFile)); got != serveOut {
+				t.Errorf("SIGHUP reload: got\n%s\nwant what serve prints at start-up:\n%s", got, serveOut)
 			}
 		})
 	}
@@ -89,6 +93,46 @@ func serveConfigErrors(t *testing.T, cfgFile string) string {
 	out, ok := strings.CutPrefix(err.Error(), "invalid configuration:\n")
 	if !ok {
 		t.Errorf("serve --config: %q does not start with \"invalid configuration:\"", err)
+	}
+	return out + "\n"
+}
+
+// reloadErrors starts a server on a valid configuration at cfgFile's
+// place, then puts the broken file back and reloads it as SIGHUP does,
+// returning the problems reported. The policy in force must stay.
+func reloadErrors(t *testing.T, cfgFile string) string {
+	t.Helper()
+	broken, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := "upstream: http://127.0.0.1:1\nstorage_dir: " + filepath.Join(t.TempDir(), "cache") +
+		"\nsumdb: \"off\"\nvulndb:\n  source: none\n  refresh: \"off\"\n"
+	write(t, cfgFile, good)
+	app, _, _ := testApp()
+	args := []string{"--config", cfgFile}
+	ctx := context.Background()
+	cfg, ge, _, err := loadServeConfig(ctx, app, "serve", args)
+	if err != nil {
+		t.Fatalf("valid configuration: %v", err)
+	}
+	srv, err := newServer(ctx, app, cfg, ge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.core.close()
+	digest := srv.core.engine.Digest()
+	write(t, cfgFile, string(broken))
+	err = srv.reloadPolicy(ctx, app, args)
+	if err == nil {
+		t.Fatal("the reload accepted the broken configuration")
+	}
+	if d := srv.core.engine.Digest(); d != digest {
+		t.Errorf("a failed reload changed the policy in force: %s, was %s", d, digest)
+	}
+	out, ok := strings.CutPrefix(err.Error(), "invalid configuration:\n")
+	if !ok {
+		t.Errorf("reload: %q does not start with \"invalid configuration:\"", err)
 	}
 	return out + "\n"
 }

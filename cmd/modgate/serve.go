@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/modgate/modgate/internal/yamlconf"
+	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy"
 	"github.com/modgate/modgate/proxy/api"
 	"github.com/modgate/modgate/proxy/checksum"
@@ -54,7 +55,27 @@ func loadServeConfig(ctx context.Context, app *App, name string, args []string) 
 	if err != nil {
 		return nil, ge, nil, usageConfigError(err)
 	}
+	// The policy as the engine will compile it: rule files, waiver files,
+	// VEX documents, rule names. Its problems are the configuration's.
+	if _, err := policy.Check(ctx, &cfg.Policy, policy.CheckOptions{}); err != nil {
+		return nil, ge, nil, usageConfigError(cfg.LocatePolicy(err))
+	}
 	return cfg, ge, &flagSetResult{args: fs.Args()}, nil
+}
+
+// reloadPolicy re-reads the configuration as serve read it at start-up and
+// switches the engine to its policy section (rules, lists, waivers, waiver
+// files, VEX documents, modes) at once. On any problem the policy in force
+// stays, and the error lists every problem as start-up would.
+func (srv *server) reloadPolicy(ctx context.Context, app *App, args []string) error {
+	cfg, _, _, err := loadServeConfig(ctx, app, "serve", args)
+	if err != nil {
+		return err
+	}
+	if err := srv.core.engine.Reload(ctx, &cfg.Policy); err != nil {
+		return usageConfigError(cfg.LocatePolicy(err))
+	}
+	return nil
 }
 
 // usageConfigError makes the problems of a configuration a usage error
@@ -190,8 +211,9 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	srv.logs.Flush()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	// SIGHUP reloads the user's policy files; a broken policy is logged
-	// and the one in force stays.
+	// SIGHUP reloads the policy section of the configuration and every
+	// file it names; a broken edit is logged and the policy in force
+	// stays.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -200,11 +222,12 @@ func runServe(ctx context.Context, app *App, args []string) error {
 		case err := <-errc:
 			return err
 		case <-hup:
-			if err := srv.core.engine.Reload(ctx, nil); err != nil {
+			if err := srv.reloadPolicy(ctx, app, args); err != nil {
 				srv.logger.Error("policy reload failed; keeping the policy in force", "err", err)
 			} else {
 				srv.logger.Info("policy reloaded", "digest", srv.core.engine.Digest())
 			}
+			srv.logs.Flush()
 		case <-ctx.Done():
 			done = true
 		}
