@@ -80,13 +80,11 @@ type AppConfig struct {
 
 // ModgateConfig locates the modgate server.
 type ModgateConfig struct {
-	// URL is modgate's base URL: its GOPROXY value and the host of
-	// /api/v1/decisions. Required.
+	// URL is modgate's base URL: its GOPROXY value and the host of its
+	// decision API, which reports every listed version with modgate's
+	// facts and verdict (so versions it denies are named on the dashboard
+	// with the reasons). Required.
 	URL string `yaml:"url"`
-	// ListURL, if set, is a GOPROXY URL asked only for version lists, so
-	// versions modgate hides can be reported on the dashboard with the
-	// policy's reasons. Empty means hidden versions go unmentioned.
-	ListURL string `yaml:"list_url"`
 	// TokenEnv names an environment variable with a bearer token for
 	// modgate. Empty means no authentication.
 	TokenEnv string `yaml:"token_env"`
@@ -146,7 +144,7 @@ func (c *Config) check() error {
 		bad("modgate.url", "required (the modgate server's base URL)")
 	}
 	for _, u := range []struct{ field, url string }{
-		{"modgate.url", c.Modgate.URL}, {"modgate.list_url", c.Modgate.ListURL}, {"github.api_url", c.GitHub.APIURL},
+		{"modgate.url", c.Modgate.URL}, {"github.api_url", c.GitHub.APIURL},
 	} {
 		if u.url != "" && !strings.HasPrefix(u.url, "https://") && !strings.HasPrefix(u.url, "http://") {
 			bad(u.field, "%q is not an http(s) URL", u.url)

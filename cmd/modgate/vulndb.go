@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modgate/modgate/proxy/facts"
 	"github.com/modgate/modgate/scanner/vulndb"
 )
 
@@ -20,11 +21,11 @@ import (
 //	modgate vulndb build --out DIR [--source module|none|URL] [--extra DIR]... [--upstream URL] [--module PATH]
 //	modgate vulndb affects [same source flags] [--json] MODULE@VERSION...
 //
-// With the default source ("module") the golang.org/x/vulndb module is
-// fetched with the go command (so GOPROXY, GOPRIVATE and checksum
-// verification apply as for any build), or, with --upstream or
-// MODGATE_UPSTREAM, from that single proxy URL (no comma/pipe lists, no
-// checksum verification: the running proxy does that for the server).
+// With the default source ("module") the vulnerability-DB module is
+// fetched exactly as `modgate serve` fetches it: its latest version as the
+// go command resolves it, through the configured upstream list (--upstream,
+// MODGATE_UPSTREAM, the configuration file, else go env GOPROXY), verified
+// against the checksum database and cached in modgate's cache.
 func runVulnDB(ctx context.Context, app *App, args []string) error {
 	const usage = "build|affects [flags]"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -64,45 +65,40 @@ func (f *vulndbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.source, "source", vulndb.SourceModule, "database source: \"module\" (golang.org/x/vulndb via the upstream), \"none\", or an http(s):// or file:// URL of a v1 database")
 	fs.StringVar(&f.module, "module", "", "module to load for --source module (default golang.org/x/vulndb)")
 	fs.Var(&f.extra, "extra", "directory of extra OSV files (repeatable)")
-	fs.StringVar(&f.upstream, "upstream", "", "single GOPROXY URL to fetch the module from (default: the go command with its GOPROXY; env MODGATE_UPSTREAM)")
+	fs.StringVar(&f.upstream, "upstream", "", "upstream `list` in GOPROXY syntax to fetch the module through (default: env MODGATE_UPSTREAM, the configuration's, else go env GOPROXY)")
 }
 
-// loader validates the flags and returns the loader they describe.
-func (f *vulndbFlags) loader(app *App) (*vulndb.Loader, error) {
+// loader validates the flags and returns the loader they describe, and a
+// function releasing what it holds.
+func (f *vulndbFlags) loader(ctx context.Context, app *App) (*vulndb.Loader, func(), error) {
 	cfg := vulndb.Config{Source: f.source, ModulePath: f.module, Refresh: vulndb.RefreshOff}
 	for _, d := range f.extra {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.Extra = append(cfg.Extra, abs)
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, usageErrorf("%v", err)
+		return nil, nil, usageErrorf("%v", err)
 	}
-	l := &vulndb.Loader{
-		Config: cfg,
-		// Load progress is summarized on stdout; only problems go to
-		// stderr.
-		Logger: app.Logger(false, slog.LevelWarn),
+	logger := app.Logger(false, slog.LevelWarn) // progress is summarized on stdout
+	l := &vulndb.Loader{Config: cfg, Logger: logger}
+	if cfg.Source != vulndb.SourceModule && cfg.Source != "" {
+		return l, func() {}, nil
 	}
-	if cfg.Source == vulndb.SourceModule || cfg.Source == "" {
-		upstream := f.upstream
-		if upstream == "" {
-			upstream = app.Getenv("MODGATE_UPSTREAM")
-		}
-		switch {
-		case upstream == "":
-			l.Fetcher = &vulndb.GoFetcher{Env: app.Env}
-		case strings.ContainsAny(upstream, ",|"):
-			return nil, usageErrorf("--upstream %q: a single proxy URL is required here (lists are the proxy's job)", upstream)
-		case !strings.HasPrefix(upstream, "http://") && !strings.HasPrefix(upstream, "https://"):
-			return nil, usageErrorf("--upstream %q: not an http(s) URL", upstream)
-		default:
-			l.Fetcher = &vulndb.ProxyFetcher{URL: upstream}
-		}
+	// The module through the same verified cache and facts as serve.
+	src := sourceFlags{upstream: f.upstream, noVulns: true}
+	sc, _, err := src.resolve(ctx, app)
+	if err != nil {
+		return nil, nil, err
 	}
-	return l, nil
+	c, err := newCore(ctx, sc, readGoEnv(ctx, app), coreOptions{logger: logger, oneShot: true, noVulns: true, stdout: app.Stderr})
+	if err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
+	l.Fetcher = facts.Fetcher{S: c.facts}
+	return l, c.close, nil
 }
 
 func runVulnDBBuild(ctx context.Context, app *App, args []string) error {
@@ -119,10 +115,11 @@ func runVulnDBBuild(ctx context.Context, app *App, args []string) error {
 	if fs.NArg() != 0 {
 		return usageErrorf("unexpected arguments: %v", fs.Args())
 	}
-	l, err := f.loader(app)
+	l, done, err := f.loader(ctx, app)
 	if err != nil {
 		return err
 	}
+	defer done()
 	s, err := l.Load(ctx)
 	if err != nil {
 		return err
@@ -156,10 +153,11 @@ func runVulnDBAffects(ctx context.Context, app *App, args []string) error {
 		}
 		qs = append(qs, query{m, v})
 	}
-	l, err := f.loader(app)
+	l, done, err := f.loader(ctx, app)
 	if err != nil {
 		return err
 	}
+	defer done()
 	s, err := l.Load(ctx)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modgate/modgate/proxy/proxytest"
 )
 
 var vulnFixtures = filepath.Join("..", "..", "testdata", "vuln")
@@ -85,12 +87,31 @@ func TestVulnDBUsage(t *testing.T) {
 		{[]string{"vulndb", "frob"}, "unknown subcommand"},
 		{[]string{"vulndb", "build"}, "--out is required"},
 		{[]string{"vulndb", "build", "--out", "x", "--source", "ftp://x"}, "vulndb.source"},
-		{[]string{"vulndb", "build", "--out", "x", "--upstream", "https://a,https://b"}, "single proxy URL"},
-		{[]string{"vulndb", "build", "--out", "x", "--upstream", "a.example"}, "not an http(s) URL"},
+		{[]string{"vulndb", "build", "--out", "x", "--upstream", "a.example"}, "upstream: upstream list: proxy URL \"a.example\" has no scheme"},
 	} {
 		code, stdout, stderr := runModgate(t, tc.args...)
 		if code != 2 || !strings.Contains(stdout+stderr, tc.want) {
 			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, stdout+stderr, tc.want)
 		}
+	}
+}
+
+// TestVulnDBBuildFromModule: the default source is the vulnerability-DB
+// module, fetched as serve fetches it (latest as the go command resolves
+// it, verified through the checksum database, cached).
+func TestVulnDBBuildFromModule(t *testing.T) {
+	up := proxytest.New(t, proxytest.Fixtures(t))
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	env := append(up.GoEnv(t, up.URL), "XDG_CACHE_HOME="+t.TempDir())
+	code := Run(context.Background(), []string{"vulndb", "build", "--out", out}, nil, &stdout, &stderr, env)
+	if code != 0 || !strings.Contains(stdout.String(), "wrote 1 entries") || !strings.Contains(stdout.String(), "golang.org/x/vulndb@v0.0.0-20240103000000-0123456789ab") {
+		t.Fatalf("vulndb build = exit %d\n%s%s", code, &stdout, &stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "ID", "GO-2099-0101.json")); err != nil {
+		t.Errorf("the built database lacks the module's entry: %v", err)
+	}
+	if n := up.Count("/golang.org/x/vulndb/@v/v0.0.0-20240103000000-0123456789ab.zip"); n != 1 {
+		t.Errorf("the module zip was fetched %d times, want 1", n)
 	}
 }

@@ -32,7 +32,7 @@ func TestLive(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	l := &Loader{Fetcher: &ProxyFetcher{URL: upstream}, Logger: discard}
+	l := &Loader{Fetcher: &testFetcher{URL: upstream}, Logger: discard}
 	start := time.Now()
 	s, err := l.Load(ctx)
 	if err != nil {

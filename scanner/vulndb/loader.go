@@ -25,10 +25,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// ModuleFetcher fetches modules for the "module" source. cmd/modgate
-// adapts the proxy's upstream client to it, so the database travels the
-// same verified path as every other module; [ProxyFetcher] and
-// [GoFetcher] are stand-alone implementations for the CLI.
+// ModuleFetcher fetches modules for the "module" source. modgate's facts
+// service implements it (facts.Fetcher) over the verified module cache, so
+// the database travels the same verified path as every other module and
+// its latest version is resolved as the go command resolves it.
 //
 // Implementations must be safe for concurrent use. Errors should say
 // path@version.

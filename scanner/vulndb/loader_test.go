@@ -3,7 +3,6 @@ package vulndb
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -51,7 +50,7 @@ func TestLoadModuleSource(t *testing.T) {
 	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
 	l := &Loader{
 		Config:  Config{Extra: []string{filepath.Join(fixtureDir, "extra", "inhouse"), filepath.Join(fixtureDir, "extra", "feed")}},
-		Fetcher: &ProxyFetcher{URL: srv.URL},
+		Fetcher: &testFetcher{URL: srv.URL},
 		Now:     func() time.Time { return modTime2 },
 	}
 	s, err := l.Load(context.Background())
@@ -135,7 +134,7 @@ func TestLoadFailures(t *testing.T) {
 		want string
 	}{
 		{"no fetcher", &Loader{}, "no module fetcher"},
-		{"missing module", &Loader{Config: Config{ModulePath: "example.com/missing"}, Fetcher: &ProxyFetcher{URL: srv.URL}}, "example.com/missing@latest"},
+		{"missing module", &Loader{Config: Config{ModulePath: "example.com/missing"}, Fetcher: &testFetcher{URL: srv.URL}}, "example.com/missing@latest"},
 		{"bad extra", &Loader{Config: Config{Source: SourceNone, Extra: []string{badDir}}}, "bad.json"},
 		{"missing extra", &Loader{Config: Config{Source: SourceNone, Extra: []string{filepath.Join(badDir, "nope")}}}, "nope"},
 		{"bad url", &Loader{Config: Config{Source: "ftp://x"}}, "vulndb.source"},
@@ -148,7 +147,7 @@ func TestLoadFailures(t *testing.T) {
 	}
 	// A bad entry in a new module version fails the whole load.
 	srv2 := goproxytest.New(t, bad)
-	_, err := (&Loader{Fetcher: &ProxyFetcher{URL: srv2.URL}}).Load(context.Background())
+	_, err := (&Loader{Fetcher: &testFetcher{URL: srv2.URL}}).Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "GO-2099-0999") {
 		t.Errorf("Load with bad entry: %v, want error naming GO-2099-0999", err)
 	}
@@ -171,32 +170,6 @@ func TestLoadV1Sources(t *testing.T) {
 		if s.ID != src.ID || s.Len() != src.Len() || !s.Modified.Equal(src.Modified) {
 			t.Errorf("Load(%s): ID %s Len %d Modified %v; want %s %d %v", source, s.ID, s.Len(), s.Modified, src.ID, src.Len(), src.Modified)
 		}
-	}
-}
-
-func TestGoFetcher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
-	f := &GoFetcher{Env: srv.GoEnv(t)}
-	v, tm, err := f.Latest(context.Background(), DefaultModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v != version1 || !tm.Equal(modTime1) {
-		t.Errorf("Latest = %s %v, want %s %v", v, tm, version1, modTime1)
-	}
-	l := &Loader{Fetcher: f}
-	s, err := l.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Len() != 15 {
-		t.Errorf("Len = %d, want 15", s.Len())
-	}
-	if err := f.Zip(context.Background(), DefaultModulePath, "v9.9.9", io.Discard); err == nil {
-		t.Errorf("Zip of a missing version succeeded")
 	}
 }
 

@@ -21,7 +21,7 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestRefresherKeepsSnapshotOnFailure(t *testing.T) {
 	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
-	ff := &failingFetcher{ModuleFetcher: &ProxyFetcher{URL: srv.URL}, fail: true}
+	ff := &failingFetcher{ModuleFetcher: &testFetcher{URL: srv.URL}, fail: true}
 	now := modTime2
 	r := &Refresher{
 		Loader: &Loader{Fetcher: ff, Logger: discard},
@@ -103,7 +103,7 @@ func TestRefresherKeepsSnapshotOnFailure(t *testing.T) {
 func TestRefresherRunPicksUpNewVersion(t *testing.T) {
 	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
 	r := &Refresher{
-		Loader: &Loader{Config: Config{Refresh: "@every 1s"}, Fetcher: &ProxyFetcher{URL: srv.URL}, Logger: discard},
+		Loader: &Loader{Config: Config{Refresh: "@every 1s"}, Fetcher: &testFetcher{URL: srv.URL}, Logger: discard},
 		Logger: discard,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -171,7 +171,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestRefresherRetriesFailedLoad(t *testing.T) {
 	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
-	ff := &failingFetcher{ModuleFetcher: &ProxyFetcher{URL: srv.URL}, fail: true}
+	ff := &failingFetcher{ModuleFetcher: &testFetcher{URL: srv.URL}, fail: true}
 	r := &Refresher{
 		Loader:   &Loader{Config: Config{Refresh: "@every 6h"}, Fetcher: ff, Logger: discard},
 		Logger:   discard,
@@ -199,7 +199,7 @@ func TestRefresherRetriesFailedLoad(t *testing.T) {
 // the race detector.
 func TestHandlerDuringSwaps(t *testing.T) {
 	srv := goproxytest.New(t, vulndbModule(t, version1, modTime1))
-	r := &Refresher{Loader: &Loader{Fetcher: &ProxyFetcher{URL: srv.URL}, Logger: discard}, Logger: discard}
+	r := &Refresher{Loader: &Loader{Fetcher: &testFetcher{URL: srv.URL}, Logger: discard}, Logger: discard}
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
