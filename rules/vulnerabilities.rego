@@ -85,6 +85,7 @@ excepted(v) if {
 }
 
 warn contains {"rule": "waivers", "msg": msg, "fix": ""} if {
+	count(input.vulns) > 0
 	count(id_waivers) > 0
 	some v in counted
 	some w in waivers_for(v)
@@ -93,6 +94,7 @@ warn contains {"rule": "waivers", "msg": msg, "fix": ""} if {
 }
 
 warn contains {"rule": "exceptions", "msg": msg, "fix": ""} if {
+	count(input.vulns) > 0
 	count(input.vex) > 0
 	some v in counted
 	some s in vex_for(v)
@@ -108,6 +110,7 @@ until(s) := "" if {
 } else := sprintf("; the exception ends %s", [lib.fmt_time(s.expires_ns)])
 
 warn contains {"rule": "waivers", "msg": msg, "fix": "renew or remove the waiver"} if {
+	count(input.vulns) > 0
 	count(id_waivers) > 0
 	some v in hits
 	some w in waivers_for(v)
@@ -116,6 +119,7 @@ warn contains {"rule": "waivers", "msg": msg, "fix": "renew or remove the waiver
 }
 
 warn contains {"rule": "exceptions", "msg": msg, "fix": "review it and restate it with modgate check --vex"} if {
+	count(input.vulns) > 0
 	count(input.vex) > 0
 	some v in hits
 	some s in vex_for(v)
@@ -124,6 +128,7 @@ warn contains {"rule": "exceptions", "msg": msg, "fix": "review it and restate i
 }
 
 changes_at_ns contains x.expires_ns if {
+	count(input.vulns) > 0
 	count(id_waivers) > 0
 	some v in counted
 	some x in waivers_for(v)
@@ -132,6 +137,7 @@ changes_at_ns contains x.expires_ns if {
 }
 
 changes_at_ns contains x.expires_ns if {
+	count(input.vulns) > 0
 	count(input.vex) > 0
 	some v in counted
 	some x in vex_for(v)
