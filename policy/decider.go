@@ -2,9 +2,12 @@ package policy
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/modgate/modgate/proxy"
+	"github.com/modgate/modgate/proxy/facts"
+	"golang.org/x/mod/semver"
 )
 
 // Decider adapts the engine to [proxy.Decider]: the one place where
@@ -85,26 +88,26 @@ func (e *Engine) Suggest(ctx context.Context, module, version string, client pro
 		d, err := e.decide(ctx, st, m, Request{Module: module, Version: v, Kind: proxy.KindZip, Client: client}, now, snap)
 		return err == nil && d.res.Allowed(), err
 	}
-	// A candidate that cannot be decided ends the search without a
-	// suggestion: it is not known to be allowed.
 	above := m.TaggedAbove(version)
-	for _, v := range above[:min(len(above), maxSuggest)] {
-		ok, err := allowed(v)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			return v, nil
-		}
+	// The versions at or past the fix of every vulnerability come first:
+	// a version many releases behind its fix would otherwise exhaust the
+	// search on versions that are all still vulnerable.
+	if fixed, err := e.fixedAbove(ctx, m, version); err == nil && fixed != "" {
+		i, _ := slices.BinarySearchFunc(above, fixed, semver.Compare)
+		above = append(slices.Clone(above[i:]), above[:i]...)
 	}
 	below := m.OlderAllowed(version)
-	for _, v := range below[:min(len(below), maxSuggest)] {
-		ok, err := allowed(v)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			return v, nil
+	// A candidate that cannot be decided ends the search without a
+	// suggestion: it is not known to be allowed.
+	for _, vs := range [][]string{above, below} {
+		for _, v := range vs[:min(len(vs), maxSuggest)] {
+			ok, err := allowed(v)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return v, nil
+			}
 		}
 	}
 	return "", nil
@@ -127,6 +130,26 @@ func (d decider) filter() proxy.Filter {
 		}
 		return proxy.Decision{Deny: r.res.Deny, Warn: r.res.Warn, Audit: r.res.Audit}, nil
 	}}
+}
+
+// fixedAbove returns the lowest version that the vulnerability database
+// says fixes every entry affecting module@version, "" when none affects it
+// or one has no fix.
+func (e *Engine) fixedAbove(ctx context.Context, m *facts.Module, version string) (string, error) {
+	vs, err := e.facts.Vulns(ctx, m, version)
+	if err != nil {
+		return "", err
+	}
+	fixed := ""
+	for _, v := range vs {
+		if v.Fixed == "" {
+			return "", nil
+		}
+		if fixed == "" || semver.Compare(v.Fixed, fixed) > 0 {
+			fixed = v.Fixed
+		}
+	}
+	return fixed, nil
 }
 
 // List filters the module's listed versions: one decision per candidate

@@ -163,7 +163,8 @@ func TestSuggest(t *testing.T) {
 	env.src.Add("example.com/retracted", "v1.4.0", old, "module example.com/retracted\n\nretract v1.3.0 // broken build\n")
 	env.setVulns(t, "snap1",
 		factstest.Vuln{ID: "GO-1", Module: "example.com/vuln", Introduced: "v1.2.0", Fixed: fix},
-		factstest.Vuln{ID: "GO-2", Module: "example.com/retracted", Introduced: "v1.2.0", Fixed: "v1.3.0"})
+		factstest.Vuln{ID: "GO-2", Module: "example.com/retracted", Introduced: "v1.2.0", Fixed: "v1.3.0"},
+		factstest.Vuln{ID: "GO-3", Module: "example.com/far", Fixed: "v0.41.0"})
 	// example.com/young: v1.2.1 and v1.3.0 appeared a day ago, after the
 	// first contact.
 	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0", "v1.2.1", "v1.3.0"} {
@@ -175,6 +176,11 @@ func TestSuggest(t *testing.T) {
 	env.clk.set(t0)
 	env.src.Add("example.com/blocked", "v1.0.0", old, "")
 	env.src.Add("example.com/blocked", "v1.1.0", old, "")
+	// example.com/far: v0.1.0 is 40 releases behind the fix, more than
+	// the search tries one by one.
+	for i := range 50 {
+		env.src.Add("example.com/far", fmt.Sprintf("v0.%d.0", i+1), old, "")
+	}
 
 	e := env.engine(t, Options{Config: &Config{
 		Cooldown: CooldownConfig{Days: 7},
@@ -194,6 +200,7 @@ func TestSuggest(t *testing.T) {
 		{"example.com/young", "v1.2.1", "cooldown", "v1.2.0"},
 		{"example.com/young", "v1.3.0", "cooldown", "v1.2.0"},
 		{"example.com/blocked", "v1.0.0", "blocklist", ""},
+		{"example.com/far", "v0.1.0", "vulnerabilities", "v0.41.0"},
 	}
 	for _, tt := range tests {
 		got, err := e.Suggest(ctx, tt.mod, tt.version, proxy.Client{})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,10 @@ import (
 func runPolicyCmd(t *testing.T, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+		// The cache in the user cache directory stays the test's own.
+		env = append(slices.Clone(env), "HOME="+t.TempDir())
+	}
 	code = Run(context.Background(), append([]string{"policy"}, args...), strings.NewReader(stdin), &out, &errb, env)
 	return code, out.String(), errb.String()
 }

@@ -20,6 +20,7 @@
 package facts
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -370,7 +371,7 @@ func (s *Service) latestIgnoringRetractions(ctx context.Context, m *Module) (str
 	case len(pre) > 0:
 		return pre[len(pre)-1], nil
 	}
-	info, err := s.sourceLatest(ctx, m.Path)
+	info, err := s.sourceLatest(ctx, m)
 	if err != nil || info == nil {
 		return "", err
 	}
@@ -378,19 +379,42 @@ func (s *Service) latestIgnoringRetractions(ctx context.Context, m *Module) (str
 	return info.Version, nil
 }
 
-// sourceLatest returns the source's @latest; nil when it has none.
-func (s *Service) sourceLatest(ctx context.Context, path string) (*modcache.Info, error) {
-	info, _, err := s.Source.Latest(ctx, path)
+// sourceLatest returns what the go command takes for latest when nothing
+// is tagged: the source's @latest, else (as cmd/go's proxyRepo.Latest
+// does when @latest is not found) the newest pseudo-version the list
+// names; nil when there is neither.
+func (s *Service) sourceLatest(ctx context.Context, m *Module) (*modcache.Info, error) {
+	info, _, err := s.Source.Latest(ctx, m.Path)
 	switch {
 	case refused(err):
-		return nil, nil
+		return s.listedPseudo(ctx, m)
 	case err != nil:
-		return nil, fmt.Errorf("%s@latest: %w", path, err)
+		return nil, fmt.Errorf("%s@latest: %w", m.Path, err)
 	}
-	if module.Check(path, info.Version) != nil {
-		return nil, fmt.Errorf("%s@latest: the upstream answered with invalid version %q", path, info.Version)
+	if module.Check(m.Path, info.Version) != nil {
+		return nil, fmt.Errorf("%s@latest: the upstream answered with invalid version %q", m.Path, info.Version)
 	}
 	return &info, nil
+}
+
+// listedPseudo returns the listed pseudo-version with the newest commit
+// time, nil when the list names none.
+func (s *Service) listedPseudo(ctx context.Context, m *Module) (*modcache.Info, error) {
+	var best string
+	var bestTime time.Time
+	for _, v := range m.list.Versions {
+		if t, err := module.PseudoVersionTime(v); err == nil && module.IsPseudoVersion(v) && t.After(bestTime) {
+			best, bestTime = v, t
+		}
+	}
+	if best == "" {
+		return nil, nil
+	}
+	t, err := s.infoTime(ctx, m.Path, best)
+	if err != nil {
+		return nil, err
+	}
+	return &modcache.Info{Version: best, Time: cmp.Or(t, bestTime)}, nil
 }
 
 // candidates splits the listed versions that keep passes into releases and

@@ -71,7 +71,7 @@ func (s *Service) latestCandidates(ctx context.Context, m *Module) ([]string, er
 	}
 	info := m.pseudo
 	if info == nil {
-		if info, err = s.sourceLatest(ctx, m.Path); err != nil {
+		if info, err = s.sourceLatest(ctx, m); err != nil {
 			return nil, err
 		}
 	}
