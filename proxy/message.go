@@ -56,7 +56,10 @@ func ruleLines(vs []Violation) []string {
 func fixLines(e *DeniedError) []string {
 	var out []string
 	if s := e.Decision.Suggest; s != "" {
-		out = append(out, fmt.Sprintf("fix: go get %s@%s", e.Module, s))
+		// The nearest allowed version is the smallest change; fixing
+		// several denied modules at once needs the newest ones, or one
+		// fix's requirements would downgrade another.
+		out = append(out, fmt.Sprintf("fix: go get %s@%s (the nearest allowed; with other modules denied too, go get %s@latest takes the newest allowed)", e.Module, s, e.Module))
 	}
 	for _, v := range e.Decision.Deny {
 		if v.Fix == "" || e.Decision.Suggest != "" && strings.HasPrefix(v.Fix, "upgrade to ") {
