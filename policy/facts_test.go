@@ -284,7 +284,7 @@ func TestVulnerabilitiesFinding(t *testing.T) {
 		{"highest fix fixes all", []factstest.Vuln{{ID: "GO-1", Module: modM, Fixed: "v1.3.0"}, {ID: "GO-2", Module: modM, Fixed: "v2.0.0+incompatible"}}, Config{}, false,
 			[]string{"GO-1", "GO-2"}, "GO-1, GO-2; fixed in v2.0.0+incompatible", "upgrade to v2.0.0+incompatible or later"},
 		{"no fix", []factstest.Vuln{{ID: "GO-1", Module: modM, Fixed: "v1.3.0"}, {ID: "GO-7", Module: modM}}, Config{}, false,
-			[]string{"GO-1", "GO-7"}, "GO-1, GO-7; no fixed version is known for GO-7", "no fixed version exists yet; remove the dependency or request a waiver"},
+			[]string{"GO-1", "GO-7"}, "GO-1, GO-7; no fixed version is known for GO-7", "no fixed version exists yet: remove the dependency, request a waiver, or, if your code cannot reach it, prove it with modgate check --vex and list the document under the policy's vex"},
 		{"unreviewed not counted", []factstest.Vuln{{ID: "GO-1", Module: modM, Fixed: "v1.3.0"}, {ID: "GO-2", Module: modM, Fixed: "v1.3.0", Unreviewed: true}}, Config{}, false,
 			[]string{"GO-1"}, "GO-1; fixed in v1.3.0", fixed},
 		{"waived, IDs kept", vulns(4), Config{Waivers: []Waiver{{Module: modM, Reason: "unreachable", Owner: "sec", Expires: "2099-12-31"}}}, true,

@@ -42,7 +42,7 @@ fix_text := sprintf("no fixed version is known for %s", [name_list(sort(unfixed)
 	count(unfixed) > 0
 } else := sprintf("fixed in %s", [fixed_in])
 
-fix_hint := "no fixed version exists yet; remove the dependency or request a waiver" if {
+fix_hint := "no fixed version exists yet: remove the dependency, request a waiver, or, if your code cannot reach it, prove it with modgate check --vex and list the document under the policy's vex" if {
 	count(unfixed) > 0
 } else := sprintf("upgrade to %s or later", [fixed_in])
 
