@@ -19,7 +19,7 @@ func runPolicyCmd(t *testing.T, env []string, stdin string, args ...string) (cod
 	var out, errb bytes.Buffer
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
 		// The cache in the user cache directory stays the test's own.
-		env = append(slices.Clone(env), "HOME="+t.TempDir())
+		env = append(slices.Clone(env), "HOME="+t.TempDir(), "GOTELEMETRY=off")
 	}
 	code = Run(context.Background(), append([]string{"policy"}, args...), strings.NewReader(stdin), &out, &errb, env)
 	return code, out.String(), errb.String()

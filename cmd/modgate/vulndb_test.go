@@ -17,7 +17,7 @@ var vulnFixtures = filepath.Join("..", "..", "testdata", "vuln")
 func runModgate(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()})
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOTELEMETRY=off"})
 	return code, out.String(), errb.String()
 }
 
