@@ -19,7 +19,10 @@ func runPolicyCmd(t *testing.T, env []string, stdin string, args ...string) (cod
 	var out, errb bytes.Buffer
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
 		// The cache in the user cache directory stays the test's own.
-		env = append(slices.Clone(env), "HOME="+t.TempDir(), "GOTELEMETRY=off")
+		env = append(slices.Clone(env), "HOME="+t.TempDir())
+	}
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "XDG_CONFIG_HOME=") }) {
+		env = append(slices.Clone(env), "XDG_CONFIG_HOME="+goConfigDir)
 	}
 	code = Run(context.Background(), append([]string{"policy"}, args...), strings.NewReader(stdin), &out, &errb, env)
 	return code, out.String(), errb.String()

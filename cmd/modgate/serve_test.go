@@ -23,10 +23,24 @@ import (
 // modgateBin is the modgate binary built once for process-level tests.
 var modgateBin string
 
+// goConfigDir is the go command's configuration directory for the
+// commands these tests run, with telemetry off: the go command otherwise
+// counts into the user configuration directory and leaves a child process
+// writing there after it exits (into a test's temporary HOME, as it is
+// being removed).
+var goConfigDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "modgate-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goConfigDir = filepath.Join(dir, "goconfig")
+	off := exec.Command("go", "telemetry", "off")
+	off.Env = append(os.Environ(), "XDG_CONFIG_HOME="+goConfigDir)
+	if out, err := off.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go telemetry off: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	modgateBin = filepath.Join(dir, "modgate")

@@ -17,7 +17,7 @@ var vulnFixtures = filepath.Join("..", "..", "testdata", "vuln")
 func runModgate(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOTELEMETRY=off"})
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + goConfigDir})
 	return code, out.String(), errb.String()
 }
 
@@ -103,7 +103,7 @@ func TestVulnDBBuildFromModule(t *testing.T) {
 	up := proxytest.New(t, proxytest.Fixtures(t))
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	env := append(up.GoEnv(t, up.URL), "XDG_CACHE_HOME="+t.TempDir())
+	env := append(up.GoEnv(t, up.URL), "XDG_CACHE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+goConfigDir)
 	code := Run(context.Background(), []string{"vulndb", "build", "--out", out}, nil, &stdout, &stderr, env)
 	if code != 0 || !strings.Contains(stdout.String(), "wrote 1 entries") || !strings.Contains(stdout.String(), "golang.org/x/vulndb@v0.0.0-20240103000000-0123456789ab") {
 		t.Fatalf("vulndb build = exit %d\n%s%s", code, &stdout, &stderr)

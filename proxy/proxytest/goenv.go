@@ -1,9 +1,12 @@
 package proxytest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -52,6 +55,7 @@ func GoEnvFor(t testing.TB, proxyURL, gosumdb string) []string {
 	home := t.TempDir()
 	return append(env,
 		"HOME="+home,
+		"XDG_CONFIG_HOME="+goConfigDir(t),
 		"GOPROXY="+proxyURL,
 		"GOSUMDB="+gosumdb,
 		"GONOSUMDB=",
@@ -68,4 +72,30 @@ func GoEnvFor(t testing.TB, proxyURL, gosumdb string) []string {
 		"GO111MODULE=on",
 		"GOENV=off",
 	)
+}
+
+var (
+	goConfigOnce sync.Once
+	goConfig     string
+	goConfigErr  error
+)
+
+// goConfigDir is a go configuration directory with telemetry off, shared
+// by every test of the process: with the default, the go command counts
+// into the configuration directory under HOME and leaves a child process
+// writing there after it exits, while the test's temporary HOME is being
+// removed.
+func goConfigDir(t testing.TB) string {
+	goConfigOnce.Do(func() {
+		goConfig = filepath.Join(os.TempDir(), "modgate-test-goconfig")
+		cmd := exec.Command("go", "telemetry", "off")
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+goConfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			goConfigErr = fmt.Errorf("go telemetry off: %v\n%s", err, out)
+		}
+	})
+	if goConfigErr != nil {
+		t.Fatalf("proxytest.GoEnv: %v", goConfigErr)
+	}
+	return goConfig
 }
