@@ -372,3 +372,41 @@ func TestCooldownUnknownRelease(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionLogOneRecordPerList: `go list -m -versions` writes one
+// decision log record for the list, naming its candidates, not one per
+// version (the go command's other requests, the latest version's .info
+// and .mod, get one each).
+func TestDecisionLogOneRecordPerList(t *testing.T) {
+	e := startEnforcing(t, "  decision_log: \"-\"\n")
+	if out, err := e.run(t, "", "list", "-m", "-versions", "example.com/hello"); err != nil {
+		t.Fatalf("go list -m -versions: %v\n%s", err, out)
+	}
+	e.srv.logs.Flush()
+	var lists, others int
+	for _, line := range strings.Split(strings.TrimSpace(e.out.String()), "\n") {
+		var rec struct {
+			Kind       string `json:"kind"`
+			Module     string `json:"module"`
+			Candidates struct {
+				Allowed []string `json:"allowed"`
+			} `json:"candidates"`
+			Input struct{ Kind string } `json:"input"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("decision log line %q: %v", line, err)
+		}
+		switch {
+		case rec.Kind == "list" && rec.Module == "example.com/hello":
+			lists++
+			if len(rec.Candidates.Allowed) != 4 {
+				t.Errorf("list record allows %v, want the 4 listed versions", rec.Candidates.Allowed)
+			}
+		case rec.Input.Kind == "list":
+			others++ // a record per candidate
+		}
+	}
+	if lists != 1 || others != 0 {
+		t.Errorf("decision log has %d list records and %d per-candidate records for one go list -m -versions, want 1 and 0:\n%s", lists, others, e.out)
+	}
+}
