@@ -2,10 +2,13 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +48,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives back-off notices; nil means slog.Default().
 	Logger *slog.Logger
+	// ModuleHost is the host of module paths whose repositories this
+	// forge serves (see [ReleaseSource]). Empty means "github.com" for
+	// public GitHub and the API URL's host for GitHub Enterprise Server.
+	ModuleHost string
 }
 
 // GitHub is the [Forge] implementation for GitHub and GitHub Enterprise
@@ -213,6 +220,7 @@ func repoOf(r *github.Repository) Repo {
 		Name:          r.GetName(),
 		DefaultBranch: r.GetDefaultBranch(),
 		CloneURL:      r.GetCloneURL(),
+		HTMLURL:       r.GetHTMLURL(),
 		Archived:      r.GetArchived(),
 		Fork:          r.GetFork(),
 		Topics:        r.Topics,
@@ -428,4 +436,196 @@ func (g *GitHub) EditIssue(ctx context.Context, r Repo, number int, title, body 
 		_, resp, err := g.c.Issues.Edit(ctx, r.Owner, r.Name, number, &github.IssueRequest{Title: &title, Body: &body})
 		return resp, err
 	})
+}
+
+// ClosePull implements [Forge].
+func (g *GitHub) ClosePull(ctx context.Context, r Repo, number int, body string) error {
+	return g.call(ctx, fmt.Sprintf("close pull request #%d", number), r.FullName(), func() (*github.Response, error) {
+		_, resp, err := g.c.PullRequests.Edit(ctx, r.Owner, r.Name, number, &github.PullRequest{Body: &body, State: github.String("closed")})
+		return resp, err
+	})
+}
+
+// MergePull implements [Forge].
+func (g *GitHub) MergePull(ctx context.Context, r Repo, number int, sha, method, title string) error {
+	return g.call(ctx, fmt.Sprintf("merge pull request #%d", number), r.FullName(), func() (*github.Response, error) {
+		_, resp, err := g.c.PullRequests.Merge(ctx, r.Owner, r.Name, number, "", &github.PullRequestOptions{CommitTitle: title, SHA: sha, MergeMethod: method})
+		return resp, err
+	})
+}
+
+// DeleteBranch implements [Forge]. The head is read first: the API has
+// no conditional delete, so a push in between the two calls is lost
+// with the branch (the pull request keeps its commits).
+func (g *GitHub) DeleteBranch(ctx context.Context, r Repo, branch, sha string) (bool, error) {
+	if sha != "" {
+		var ref *github.Reference
+		err := g.call(ctx, "get branch "+branch, r.FullName(), func() (resp *github.Response, err error) {
+			ref, resp, err = g.c.Git.GetRef(ctx, r.Owner, r.Name, "heads/"+branch)
+			return resp, err
+		})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, err
+		case ref.GetObject().GetSHA() != sha:
+			return false, nil
+		}
+	}
+	err := g.call(ctx, "delete branch "+branch, r.FullName(), func() (*github.Response, error) {
+		return g.c.Git.DeleteRef(ctx, r.Owner, r.Name, "heads/"+branch)
+	})
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity && strings.Contains(er.Message, "does not exist") {
+		return false, nil // already deleted (by GitHub after a merge, or by a person)
+	}
+	return err == nil, err
+}
+
+// branchProtection is the part of GET /repos/{o}/{r}/branches/{b} that
+// go-github's Branch lacks.
+type branchProtection struct {
+	Protection struct {
+		RequiredStatusChecks *struct {
+			Contexts []string `json:"contexts"`
+			Checks   []struct {
+				Context string `json:"context"`
+			} `json:"checks"`
+		} `json:"required_status_checks"`
+	} `json:"protection"`
+}
+
+// RequiredChecks implements [Forge]. Rulesets are read from the rules
+// endpoint, which GitHub Enterprise Server before 3.9 lacks: a 404 there
+// means no rulesets.
+func (g *GitHub) RequiredChecks(ctx context.Context, r Repo, branch string) ([]string, error) {
+	var out []string
+	var bp branchProtection
+	err := g.call(ctx, "get branch "+branch, r.FullName(), func() (*github.Response, error) {
+		req, err := g.c.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/branches/%s", r.Owner, r.Name, url.PathEscape(branch)), nil)
+		if err != nil {
+			return nil, err
+		}
+		return g.c.Do(ctx, req, &bp)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rs := bp.Protection.RequiredStatusChecks; rs != nil {
+		out = append(out, rs.Contexts...)
+		for _, c := range rs.Checks {
+			out = append(out, c.Context)
+		}
+	}
+	var rules []*github.RepositoryRule
+	err = g.call(ctx, "get rules of branch "+branch, r.FullName(), func() (resp *github.Response, err error) {
+		rules, resp, err = g.c.Repositories.GetRulesForBranch(ctx, r.Owner, r.Name, branch)
+		return resp, err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	for _, rule := range rules {
+		if rule.Type != "required_status_checks" || rule.Parameters == nil {
+			continue
+		}
+		var p github.RequiredStatusChecksRuleParameters
+		if json.Unmarshal(*rule.Parameters, &p) == nil {
+			for _, c := range p.RequiredStatusChecks {
+				out = append(out, c.Context)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Checks implements [Forge].
+func (g *GitHub) Checks(ctx context.Context, r Repo, sha string) ([]Check, error) {
+	byName := map[string]string{}
+	var order []string
+	set := func(name, state string) {
+		if _, ok := byName[name]; !ok {
+			order = append(order, name)
+		}
+		byName[name] = state
+	}
+	var cs *github.CombinedStatus
+	err := g.call(ctx, "get commit statuses of "+sha, r.FullName(), func() (resp *github.Response, err error) {
+		cs, resp, err = g.c.Repositories.GetCombinedStatus(ctx, r.Owner, r.Name, sha, &github.ListOptions{PerPage: 100})
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range cs.Statuses { // the latest status of each context
+		switch st.GetState() {
+		case "success":
+			set(st.GetContext(), "success")
+		case "pending":
+			set(st.GetContext(), "pending")
+		default:
+			set(st.GetContext(), "failure")
+		}
+	}
+	var runs *github.ListCheckRunsResults
+	err = g.call(ctx, "list check runs of "+sha, r.FullName(), func() (resp *github.Response, err error) {
+		runs, resp, err = g.c.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}})
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, run := range runs.CheckRuns {
+		state := "pending"
+		if run.GetStatus() == "completed" {
+			switch run.GetConclusion() {
+			case "success", "neutral", "skipped":
+				state = "success"
+			default:
+				state = "failure"
+			}
+		}
+		set(run.GetName(), state)
+	}
+	out := make([]Check, 0, len(order))
+	for _, n := range order {
+		out = append(out, Check{Name: n, State: byName[n]})
+	}
+	return out, nil
+}
+
+// ModuleHost implements [ReleaseSource].
+func (g *GitHub) ModuleHost() string {
+	switch {
+	case g.o.ModuleHost != "":
+		return g.o.ModuleHost
+	case g.o.BaseURL == "":
+		return "github.com"
+	}
+	if u, err := url.Parse(g.o.BaseURL); err == nil {
+		return u.Hostname()
+	}
+	return ""
+}
+
+// Releases implements [ReleaseSource].
+func (g *GitHub) Releases(ctx context.Context, r Repo) ([]Release, error) {
+	var rs []*github.RepositoryRelease
+	err := g.call(ctx, "list releases", r.FullName(), func() (resp *github.Response, err error) {
+		rs, resp, err = g.c.Repositories.ListReleases(ctx, r.Owner, r.Name, &github.ListOptions{PerPage: 100})
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Release
+	for _, rel := range rs {
+		if rel.GetDraft() {
+			continue
+		}
+		out = append(out, Release{Tag: rel.GetTagName(), Name: rel.GetName(), Body: rel.GetBody(), URL: rel.GetHTMLURL(), Prerelease: rel.GetPrerelease()})
+	}
+	return out, nil
 }

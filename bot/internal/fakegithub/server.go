@@ -1,10 +1,16 @@
 // Package fakegithub is an in-memory GitHub REST API for the bot's tests.
-// It implements the endpoints the bot calls (repositories, pull requests,
-// issues, labels, comments, commit statuses, App installation tokens) at
-// the GitHub Enterprise path /api/v3/, and validates every request it
-// receives and every response it sends against GitHub's published
-// OpenAPI description (@octokit/openapi's api.github.com.json) with
-// kin-openapi. Anything off-spec fails the test.
+// It implements the endpoints the bot calls (repositories, pull requests
+// and their merge, branches with their protection and rulesets, branch
+// deletion, issues, labels, comments, commit statuses and check runs,
+// releases, App installation tokens) at the GitHub Enterprise path
+// /api/v3/, and validates every request it receives and every response
+// it sends against GitHub's published OpenAPI description
+// (@octokit/openapi's api.github.com.json) with kin-openapi. Anything
+// off-spec fails the test.
+//
+// Like GitHub, every reply carries X-RateLimit-* headers, a 422 carries
+// the errors[] array of a validation error, and a merge is refused
+// (405) while a required check of the base branch has not passed.
 package fakegithub
 
 import (
@@ -17,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,11 +49,30 @@ type Repo struct {
 	Topics        []string
 	ID            int
 
-	nextNum  int
-	Pulls    []*Pull
-	Issues   []*Issue
-	Statuses map[string][]Status // sha -> statuses
+	// RequiredChecks are the status checks the default branch's
+	// protection requires; RulesetChecks those a ruleset requires.
+	RequiredChecks []string
+	RulesetChecks  []string
+	// Releases are the repository's releases, newest first.
+	Releases []Release
+
+	nextNum   int
+	Pulls     []*Pull
+	Issues    []*Issue
+	Statuses  map[string][]Status   // sha -> statuses, oldest first
+	CheckRuns map[string][]CheckRun // sha -> check runs, oldest first
 }
+
+// Release is a published release.
+type Release struct {
+	Tag, Name, Body string
+	Draft           bool
+	Prerelease      bool
+}
+
+// CheckRun is a check run on a commit. Status is "queued",
+// "in_progress" or "completed"; Conclusion is set when completed.
+type CheckRun struct{ Name, Status, Conclusion string }
 
 // Pull is a pull request.
 type Pull struct {
@@ -60,8 +86,11 @@ type Pull struct {
 	Reviewers     []string
 	TeamReviewers []string
 	Comments      []string
-	Created       time.Time
-	Updated       time.Time
+	// MergeMethod and MergeSHA are set once the pull request is merged.
+	MergeMethod string
+	MergeSHA    string
+	Created     time.Time
+	Updated     time.Time
 }
 
 // Issue is an issue.
@@ -116,14 +145,18 @@ type Server struct {
 	router routers.Router
 	srv    *httptest.Server
 
-	mu     sync.Mutex // protects the fields below
-	repos  map[string]*Repo
-	order  []string
-	clock  time.Time
-	calls  []Call
-	faults []*Fault
-	errs   []string
+	mu        sync.Mutex // protects the fields below
+	repos     map[string]*Repo
+	order     []string
+	clock     time.Time
+	calls     []Call
+	faults    []*Fault
+	errs      []string
+	remaining int // X-RateLimit-Remaining of the next reply
 }
+
+// rateLimit is the primary limit the fake reports.
+const rateLimit = 5000
 
 // Start starts a fake with token auth, backed by git for branch heads.
 // It fails the test if the OpenAPI description cannot be loaded.
@@ -134,7 +167,7 @@ func Start(t testing.TB, token string, git *gitserver.Server) *Server {
 		t.Fatalf("fakegithub: %v", err)
 	}
 	s := &Server{Token: token, Git: git, t: t, router: router, repos: map[string]*Repo{},
-		clock: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+		clock: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), remaining: rateLimit}
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL + "/api/v3/"
 	t.Cleanup(func() {
@@ -164,6 +197,7 @@ func (s *Server) AddRepo(r Repo) *Repo {
 	r.ID = len(s.repos) + 1000
 	r.nextNum = 1
 	r.Statuses = map[string][]Status{}
+	r.CheckRuns = map[string][]CheckRun{}
 	rr := &r
 	k := r.Owner + "/" + r.Name
 	s.repos[k] = rr
@@ -246,6 +280,94 @@ func (s *Server) ClosePull(owner, name string, number int) {
 	}
 }
 
+// MergePull merges a pull request as a person would (a squash merge).
+func (s *Server) MergePull(owner, name string, number int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repos[owner+"/"+name]
+	p := rp.pull(number)
+	if p == nil {
+		return fmt.Errorf("no pull request #%d", number)
+	}
+	return s.merge(rp, p, "squash", p.Title)
+}
+
+// SetStatus sets a commit status on sha, as a CI system would.
+func (s *Server) SetStatus(owner, name, sha, context, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repos[owner+"/"+name]
+	rp.Statuses[sha] = append(rp.Statuses[sha], Status{State: state, Context: context})
+}
+
+// SetCheckRun records a check run on sha, as a GitHub App would.
+func (s *Server) SetCheckRun(owner, name, sha string, c CheckRun) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repos[owner+"/"+name]
+	rp.CheckRuns[sha] = append(rp.CheckRuns[sha], c)
+}
+
+// Edit changes a repository's settings under the server's lock.
+func (s *Server) Edit(owner, name string, f func(*Repo)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.repos[owner+"/"+name])
+}
+
+// EditIssueBody changes an issue's body, as a person ticking a checkbox
+// would.
+func (s *Server) EditIssueBody(owner, name string, number int, edit func(string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, i := range s.repos[owner+"/"+name].Issues {
+		if i.Number == number {
+			i.Body, i.Updated = edit(i.Body), s.tick()
+		}
+	}
+}
+
+// EditPullBody changes a pull request's body, as a person would.
+func (s *Server) EditPullBody(owner, name string, number int, edit func(string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.repos[owner+"/"+name].pull(number); p != nil {
+		p.Body, p.Updated = edit(p.Body), s.tick()
+	}
+}
+
+// merge merges p into its base on the git server; s.mu is held.
+func (s *Server) merge(rp *Repo, p *Pull, method, title string) error {
+	sha, err := s.Git.Merge(rp.Owner, rp.Name, p.Head, p.Base, method, title)
+	if err != nil {
+		return err
+	}
+	p.State, p.Merged, p.MergeMethod, p.MergeSHA, p.Updated = "closed", true, method, sha, s.tick()
+	return nil
+}
+
+// checksPass reports the first required check of rp that has not
+// passed on sha, or "".
+func (rp *Repo) checksPass(sha string) string {
+	for _, want := range append(slices.Clone(rp.RequiredChecks), rp.RulesetChecks...) {
+		ok := false
+		for _, st := range rp.Statuses[sha] {
+			if st.Context == want {
+				ok = st.State == "success" // the latest wins
+			}
+		}
+		for _, c := range rp.CheckRuns[sha] {
+			if c.Name == want {
+				ok = c.Status == "completed" && (c.Conclusion == "success" || c.Conclusion == "neutral" || c.Conclusion == "skipped")
+			}
+		}
+		if !ok {
+			return want
+		}
+	}
+	return ""
+}
+
 // errorf records a spec violation; the test fails at cleanup (and the
 // caller sees an error response).
 func (s *Server) errorf(format string, args ...any) {
@@ -253,6 +375,10 @@ func (s *Server) errorf(format string, args ...any) {
 	defer s.mu.Unlock()
 	s.errs = append(s.errs, fmt.Sprintf(format, args...))
 }
+
+// refPath matches the git reference operations, whose {ref} is a
+// slash-separated name.
+var refPath = regexp.MustCompile(`^(/repos/[^/]+/[^/]+/git/refs?/)(.+)$`)
 
 // reply is a handler's answer before it is completed against the schema.
 type reply struct {
@@ -270,8 +396,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	// Route against the description's server URL.
+	// Route against the description's server URL. A git ref parameter
+	// holds slashes (heads/modgate/x), which GitHub accepts and the
+	// router would split: route it escaped.
 	ru := &url.URL{Scheme: "https", Host: "api.github.com", Path: p, RawQuery: r.URL.RawQuery}
+	if m := refPath.FindStringSubmatch(p); m != nil {
+		ru.RawPath = m[1] + strings.ReplaceAll(m[2], "/", "%2F")
+	}
 	rr := r.Clone(r.Context())
 	rr.URL, rr.Host, rr.RequestURI = ru, "api.github.com", ""
 	rr.Body = io.NopCloser(bytes.NewReader(body))
@@ -282,6 +413,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation.OperationID
+	if ref, ok := params["ref"]; ok {
+		if u, err := url.PathUnescape(ref); err == nil {
+			params["ref"] = u
+		}
+	}
 	in := &openapi3filter.RequestValidationInput{Request: rr, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
@@ -291,6 +427,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep.header == nil {
 		rep.header = http.Header{}
 	}
+	s.rateHeaders(rep.header)
 	data := s.complete(route, op, rep)
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rep.status, Header: rep.header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
@@ -331,6 +468,24 @@ func (s *Server) complete(route *routers.Route, op string, rep reply) []byte {
 	return data
 }
 
+// rateHeaders adds GitHub's primary rate-limit headers, counting the
+// request against the limit, unless a fault set its own.
+func (s *Server) rateHeaders(h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.Get("X-RateLimit-Remaining") != "" {
+		return
+	}
+	if s.remaining > 1 {
+		s.remaining--
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(rateLimit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.remaining))
+	h.Set("X-RateLimit-Used", strconv.Itoa(rateLimit-s.remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+	h.Set("X-RateLimit-Resource", "core")
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -339,6 +494,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func errReply(status int, msg string) reply {
 	return reply{status: status, body: map[string]any{"message": msg, "documentation_url": "https://docs.github.example.invalid/rest"}}
+}
+
+// validationFailed is GitHub's 422: "Validation Failed" with one errors[]
+// entry naming the resource, as go-github prints it.
+func validationFailed(resource, field, code, msg string) reply {
+	e := map[string]any{"resource": resource, "code": code}
+	if field != "" {
+		e["field"] = field
+	}
+	if msg != "" {
+		e["message"] = msg
+	}
+	return reply{status: http.StatusUnprocessableEntity, body: map[string]any{
+		"message": "Validation Failed", "errors": []any{e},
+		"documentation_url": "https://docs.github.example.invalid/rest"}}
 }
 
 func (s *Server) authorized(r *http.Request, op string) bool {
@@ -429,12 +599,15 @@ func (s *Server) handle(r *http.Request, op string, params map[string]string, bo
 	case "pulls/create":
 		head, base := str("head"), str("base")
 		sha := s.Git.RefOK(rp.Owner, rp.Name, head)
-		if sha == "" || s.Git.RefOK(rp.Owner, rp.Name, base) == "" {
-			return errReply(http.StatusUnprocessableEntity, "Validation Failed")
+		switch {
+		case sha == "":
+			return validationFailed("PullRequest", "head", "invalid", "")
+		case s.Git.RefOK(rp.Owner, rp.Name, base) == "":
+			return validationFailed("PullRequest", "base", "invalid", "")
 		}
 		for _, p := range rp.Pulls {
 			if p.Head == head && p.State == "open" {
-				return errReply(http.StatusUnprocessableEntity, "A pull request already exists for "+head)
+				return validationFailed("PullRequest", "", "custom", "A pull request already exists for "+rp.Owner+":"+head+".")
 			}
 		}
 		now := s.tick()
@@ -467,6 +640,145 @@ func (s *Server) handle(r *http.Request, op string, params map[string]string, bo
 			status = http.StatusCreated
 		}
 		return reply{status: status, body: s.pullJSON(rp, p, true)}
+	case "pulls/get":
+		p := rp.pull(num)
+		if p == nil {
+			return errReply(http.StatusNotFound, "Not Found")
+		}
+		return reply{status: http.StatusOK, body: s.pullJSON(rp, p, true)}
+	case "pulls/merge":
+		p := rp.pull(num)
+		switch {
+		case p == nil:
+			return errReply(http.StatusNotFound, "Not Found")
+		case p.State != "open":
+			return reply{status: http.StatusMethodNotAllowed, body: map[string]any{"message": "Pull Request is not mergeable"}}
+		}
+		sha := s.Git.RefOK(rp.Owner, rp.Name, p.Head)
+		if want := str("sha"); want != "" && want != sha {
+			return reply{status: http.StatusConflict, body: map[string]any{"message": "Head branch was modified. Review and try the merge again."}}
+		}
+		if c := rp.checksPass(sha); c != "" {
+			return reply{status: http.StatusMethodNotAllowed, body: map[string]any{"message": fmt.Sprintf("Required status check %q is expected.", c)}}
+		}
+		method := str("merge_method")
+		if method == "" {
+			method = "merge"
+		}
+		title := str("commit_title")
+		if title == "" {
+			title = fmt.Sprintf("Merge pull request #%d", p.Number)
+		}
+		if err := s.merge(rp, p, method, title); err != nil {
+			return reply{status: http.StatusMethodNotAllowed, body: map[string]any{"message": "Pull Request is not mergeable: " + err.Error()}}
+		}
+		return reply{status: http.StatusOK, body: map[string]any{"sha": p.MergeSHA, "merged": true, "message": "Pull Request successfully merged"}}
+	case "git/get-ref":
+		branch, ok := strings.CutPrefix(params["ref"], "heads/")
+		sha := ""
+		if ok {
+			sha = s.Git.RefOK(rp.Owner, rp.Name, branch)
+		}
+		if sha == "" {
+			return errReply(http.StatusNotFound, "Not Found")
+		}
+		return reply{status: http.StatusOK, body: map[string]any{"ref": "refs/" + params["ref"], "node_id": "REF_" + branch,
+			"object": map[string]any{"type": "commit", "sha": sha, "url": "https://github.example.invalid/placeholder"}}}
+	case "git/delete-ref":
+		ref := params["ref"]
+		branch, ok := strings.CutPrefix(ref, "heads/")
+		switch {
+		case !ok:
+			return errReply(http.StatusUnprocessableEntity, "Invalid reference name")
+		case branch == rp.DefaultBranch:
+			return errReply(http.StatusUnprocessableEntity, "Cannot delete the default branch")
+		case s.Git.RefOK(rp.Owner, rp.Name, branch) == "":
+			return errReply(http.StatusUnprocessableEntity, "Reference does not exist")
+		}
+		if err := s.Git.DeleteRef(rp.Owner, rp.Name, branch); err != nil {
+			return errReply(http.StatusConflict, err.Error())
+		}
+		return reply{status: http.StatusNoContent}
+	case "repos/get-branch":
+		branch := params["branch"]
+		sha := s.Git.RefOK(rp.Owner, rp.Name, branch)
+		if sha == "" {
+			return errReply(http.StatusNotFound, "Branch not found")
+		}
+		protected := branch == rp.DefaultBranch && len(rp.RequiredChecks) > 0
+		var checks []any
+		for _, c := range rp.RequiredChecks {
+			checks = append(checks, map[string]any{"context": c, "app_id": nil})
+		}
+		prot := map[string]any{"enabled": protected}
+		if protected {
+			prot["required_status_checks"] = map[string]any{"enforcement_level": "non_admins",
+				"contexts": append([]string{}, rp.RequiredChecks...), "checks": append([]any{}, checks...)}
+		}
+		return reply{status: http.StatusOK, body: map[string]any{
+			"name": branch, "protected": protected, "protection": prot,
+			"commit":         map[string]any{"sha": sha},
+			"_links":         map[string]any{"html": "https://github.example.invalid/" + rp.Owner + "/" + rp.Name + "/tree/" + branch, "self": "https://github.example.invalid/placeholder"},
+			"protection_url": "https://github.example.invalid/placeholder"}}
+	case "repos/get-branch-rules":
+		var rules []any
+		if params["branch"] == rp.DefaultBranch && len(rp.RulesetChecks) > 0 {
+			var cs []any
+			for _, c := range rp.RulesetChecks {
+				cs = append(cs, map[string]any{"context": c})
+			}
+			rules = append(rules, map[string]any{"type": "required_status_checks",
+				"parameters":          map[string]any{"required_status_checks": cs, "strict_required_status_checks_policy": false},
+				"ruleset_source_type": "Repository", "ruleset_source": rp.Owner + "/" + rp.Name, "ruleset_id": 1})
+		}
+		return reply{status: http.StatusOK, body: append([]any{}, rules...)}
+	case "repos/get-combined-status-for-ref":
+		sha := s.resolve(rp, params["ref"])
+		latest := map[string]Status{}
+		var order []string
+		for _, st := range rp.Statuses[sha] {
+			if _, ok := latest[st.Context]; !ok {
+				order = append(order, st.Context)
+			}
+			latest[st.Context] = st
+		}
+		state := "success"
+		var list []any
+		for i, c := range order {
+			st := latest[c]
+			switch {
+			case st.State == "failure" || st.State == "error":
+				state = "failure"
+			case st.State == "pending" && state == "success":
+				state = "pending"
+			}
+			list = append(list, map[string]any{"id": i + 1, "context": c, "state": st.State, "description": st.Description, "target_url": nil})
+		}
+		if len(order) == 0 {
+			state = "pending"
+		}
+		return reply{status: http.StatusOK, body: map[string]any{"state": state, "sha": sha, "total_count": len(order), "statuses": append([]any{}, list...), "repository": s.repoJSON(rp, false)}}
+	case "checks/list-for-ref":
+		sha := s.resolve(rp, params["ref"])
+		var list []any
+		for i, c := range rp.CheckRuns[sha] {
+			var conclusion any
+			if c.Conclusion != "" {
+				conclusion = c.Conclusion
+			}
+			list = append(list, map[string]any{"id": i + 1, "name": c.Name, "head_sha": sha, "status": c.Status, "conclusion": conclusion,
+				"started_at": s.clock.Format(time.RFC3339), "completed_at": nil, "check_suite": nil, "app": nil, "pull_requests": []any{},
+				"output": map[string]any{"title": nil, "summary": nil, "text": nil, "annotations_count": 0, "annotations_url": "https://github.example.invalid/placeholder"}})
+		}
+		return reply{status: http.StatusOK, body: map[string]any{"total_count": len(list), "check_runs": append([]any{}, list...)}}
+	case "repos/list-releases":
+		var list []any
+		for i, rel := range rp.Releases {
+			list = append(list, map[string]any{"id": i + 1, "tag_name": rel.Tag, "name": rel.Name, "body": rel.Body, "draft": rel.Draft, "prerelease": rel.Prerelease,
+				"html_url":         fmt.Sprintf("https://github.example.invalid/%s/%s/releases/tag/%s", rp.Owner, rp.Name, rel.Tag),
+				"target_commitish": rp.DefaultBranch, "author": userJSON(rp.Owner), "assets": []any{}, "published_at": s.clock.Format(time.RFC3339)})
+		}
+		return paginate(r, list)
 	case "issues/add-labels":
 		var labels []string
 		var arr []string
@@ -542,6 +854,14 @@ func (s *Server) handle(r *http.Request, op string, params map[string]string, bo
 	s.errorf("operation %s is not implemented by the fake", op)
 	s.mu.Lock()
 	return errReply(http.StatusNotImplemented, "not implemented by the fake")
+}
+
+// resolve turns a ref parameter (a SHA or a branch) into a commit.
+func (s *Server) resolve(rp *Repo, ref string) string {
+	if sha := s.Git.RefOK(rp.Owner, rp.Name, ref); sha != "" {
+		return sha
+	}
+	return ref
 }
 
 func (r *Repo) pull(n int) *Pull {
@@ -668,6 +988,7 @@ func (s *Server) pullJSON(r *Repo, p *Pull, full bool) map[string]any {
 		m["closed_at"] = p.Updated.Format(time.RFC3339)
 		if p.Merged {
 			m["merged_at"] = p.Updated.Format(time.RFC3339)
+			m["merge_commit_sha"] = p.MergeSHA
 		}
 	}
 	if full {

@@ -7,6 +7,7 @@ package gitserver
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -125,14 +126,18 @@ func (s *Server) CreateRepo(t testing.TB, owner, name string, files map[string]s
 }
 
 // Commit adds a commit changing files (a "" value deletes) on branch
-// and returns it.
+// and returns it. A new branch starts at main (when it exists).
 func (s *Server) Commit(t testing.TB, owner, name, branch, msg string, files map[string]string) string {
 	t.Helper()
 	wt := t.TempDir()
 	bare := s.dir(owner, name)
-	if s.Ref(t, owner, name, branch) != "" {
+	switch {
+	case s.Ref(t, owner, name, branch) != "":
 		git(t, wt, "clone", "--quiet", "--branch", branch, bare, ".")
-	} else {
+	case s.Ref(t, owner, name, "main") != "":
+		git(t, wt, "clone", "--quiet", "--branch", "main", bare, ".")
+		git(t, wt, "checkout", "--quiet", "-b", branch)
+	default:
 		git(t, wt, "init", "--quiet", "--initial-branch="+branch)
 		git(t, wt, "remote", "add", "origin", bare)
 	}
@@ -176,6 +181,57 @@ func (s *Server) RefOK(owner, name, branch string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// run runs git in dir for the servers answering API calls (no
+// testing.TB there), as a committer named "GitHub".
+func run(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
+		"GIT_AUTHOR_NAME=GitHub", "GIT_AUTHOR_EMAIL=noreply@github.example.invalid",
+		"GIT_COMMITTER_NAME=GitHub", "GIT_COMMITTER_EMAIL=noreply@github.example.invalid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Merge merges branch head into base the way GitHub's merge button does
+// (method "merge", "squash" or "rebase") and returns the new base commit.
+// A conflict is an error and changes nothing.
+func (s *Server) Merge(owner, name, head, base, method, title string) (string, error) {
+	wt, err := os.MkdirTemp("", "gitserver-merge-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(wt)
+	steps := [][]string{
+		{"clone", "--quiet", "--branch", base, s.dir(owner, name), "."},
+		{"fetch", "--quiet", "origin", "refs/heads/" + head + ":refs/remotes/origin/" + head},
+	}
+	switch method {
+	case "squash":
+		steps = append(steps, []string{"merge", "--quiet", "--squash", "origin/" + head}, []string{"commit", "--quiet", "--allow-empty", "-m", title})
+	case "rebase":
+		steps = append(steps, []string{"rebase", "--quiet", "HEAD", "origin/" + head}, []string{"checkout", "--quiet", "-B", base})
+	default:
+		steps = append(steps, []string{"merge", "--quiet", "--no-ff", "-m", title, "origin/" + head})
+	}
+	steps = append(steps, []string{"push", "--quiet", "origin", "HEAD:refs/heads/" + base})
+	for _, args := range steps {
+		if _, err := run(wt, args...); err != nil {
+			return "", err
+		}
+	}
+	return run(wt, "rev-parse", "HEAD")
+}
+
+// DeleteRef deletes branch.
+func (s *Server) DeleteRef(owner, name, branch string) error {
+	_, err := run(s.dir(owner, name), "update-ref", "-d", "refs/heads/"+branch)
+	return err
 }
 
 // Refs returns every branch of owner/name with its commit, as
