@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,13 +51,7 @@ func (g *Git) env() []string {
 	if env == nil {
 		env = os.Environ()
 	}
-	name, email := g.Name, g.Email
-	if name == "" {
-		name = "modgate-bot"
-	}
-	if email == "" {
-		email = "modgate-bot@users.noreply.invalid"
-	}
+	name, email := g.Identity()
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
@@ -103,13 +98,90 @@ func redact(s, token string) string {
 	return strings.ReplaceAll(s, token, "***")
 }
 
-// Clone makes a shallow single-branch clone of branch into dir and
-// returns the head commit.
+// Clone makes a shallow single-branch clone of branch ("" for the
+// remote's HEAD) into dir and returns the head commit.
 func (g *Git) Clone(ctx context.Context, url, branch, dir string) (string, error) {
-	if _, err := g.Run(ctx, "", "clone", "--quiet", "--depth=1", "--single-branch", "--branch", branch, "--no-tags", url, dir); err != nil {
+	args := []string{"clone", "--quiet", "--depth=1", "--single-branch", "--no-tags"}
+	if branch != "" {
+		args = append(args, "--branch", branch)
+	}
+	if _, err := g.Run(ctx, "", append(args, url, dir)...); err != nil {
 		return "", err
 	}
 	return g.Head(ctx, dir)
+}
+
+// Identity returns the name and email the bot's commits carry.
+func (g *Git) Identity() (name, email string) {
+	name, email = g.Name, g.Email
+	if name == "" {
+		name = "modgate-bot"
+	}
+	if email == "" {
+		email = "modgate-bot@users.noreply.invalid"
+	}
+	return name, email
+}
+
+// Commit is one commit of a branch.
+type Commit struct {
+	SHA, Subject string
+	// Author and Committer are "Name <email>"; AuthorEmail and
+	// CommitterEmail the addresses alone.
+	Author, AuthorEmail       string
+	Committer, CommitterEmail string
+}
+
+// BranchCommits fetches the newest depth commits of branch from origin
+// and returns its head and the commits not reachable from any of stop
+// (commits that are not present locally are skipped as stops), newest
+// first.
+func (g *Git) BranchCommits(ctx context.Context, dir, branch string, stop []string, depth int) (string, []Commit, error) {
+	ref := "refs/modgate-inspect/" + branch
+	if _, err := g.Run(ctx, dir, "fetch", "--quiet", "--no-tags", fmt.Sprintf("--depth=%d", depth), "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+		return "", nil, err
+	}
+	tip, err := g.Run(ctx, dir, "rev-parse", ref)
+	if err != nil {
+		return "", nil, err
+	}
+	args := []string{"log", fmt.Sprintf("-n%d", depth), "--format=%H%x1f%an <%ae>%x1f%ae%x1f%cn <%ce>%x1f%ce%x1f%s", ref}
+	for _, s := range stop {
+		if s == "" {
+			continue
+		}
+		if _, err := g.Run(ctx, dir, "cat-file", "-e", s+"^{commit}"); err == nil {
+			args = append(args, "^"+s)
+		}
+	}
+	out, err := g.Run(ctx, dir, args...)
+	if err != nil {
+		return "", nil, err
+	}
+	var cs []Commit
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\x1f")
+		if len(f) != 6 {
+			continue
+		}
+		cs = append(cs, Commit{SHA: f[0], Author: f[1], AuthorEmail: f[2], Committer: f[3], CommitterEmail: f[4], Subject: f[5]})
+	}
+	return strings.TrimSpace(tip), cs, nil
+}
+
+// Clean discards every change to the work tree of dir (tracked and
+// untracked files).
+func (g *Git) Clean(ctx context.Context, dir string) error {
+	if _, err := g.Run(ctx, dir, "reset", "--quiet", "--hard"); err != nil {
+		return err
+	}
+	_, err := g.Run(ctx, dir, "clean", "-fdq")
+	return err
+}
+
+// Diff returns the patch of the commit HEAD (against its parent).
+func (g *Git) Diff(ctx context.Context, dir string) (string, error) {
+	return g.Run(ctx, dir, "show", "--format=", "--no-color", "--no-ext-diff", "HEAD")
 }
 
 // Head returns the commit HEAD points at.
@@ -139,15 +211,22 @@ func (g *Git) CommitAll(ctx context.Context, dir, branch, message string) (strin
 	return g.Head(ctx, dir)
 }
 
-// ForcePush pushes HEAD to branch on the origin remote, replacing
-// whatever is there: bot branches belong to the bot. The lease makes the
-// push fail when someone else pushed to the branch after the bot last saw
-// it at expect ("" means the branch must not exist).
+// ForcePush pushes HEAD to branch on the origin remote, replacing the
+// commit the bot last pushed there. The lease makes the push fail, as an
+// error matching [ErrStale], when the branch is not at expect ("" means
+// the branch must not exist): someone else pushed to it.
 func (g *Git) ForcePush(ctx context.Context, dir, branch, expect string) error {
 	lease := "--force-with-lease=refs/heads/" + branch + ":" + expect
 	_, err := g.Run(ctx, dir, "push", "--quiet", "--no-verify", lease, "origin", "HEAD:refs/heads/"+branch)
+	var ge *Error
+	if errors.As(err, &ge) && (strings.Contains(ge.Output, "stale info") || strings.Contains(ge.Output, "already exists")) {
+		return fmt.Errorf("%w: %v", ErrStale, err)
+	}
 	return err
 }
+
+// ErrStale is matched by a push refused by its lease.
+var ErrStale = errors.New("the branch changed since the bot last pushed it")
 
 // Changed lists the files that differ between HEAD's parent and HEAD.
 func (g *Git) Changed(ctx context.Context, dir string) ([]string, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"go/version"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
 )
 
@@ -25,16 +27,54 @@ import (
 type Update struct {
 	Path, From  string
 	NewPath, To string
+	// Kind says what is updated: a requirement (KindRequire, the zero
+	// value), or see [KindTransitive], [KindToolchain] and [KindGo].
+	Kind string `json:",omitempty"`
 }
+
+// Update kinds.
+const (
+	KindRequire = ""
+	// KindTransitive raises a module of the build list that no go.mod
+	// requires directly: it is added as a requirement (go get) in every
+	// module whose build list holds it at an older version.
+	KindTransitive = "transitive"
+	// KindToolchain updates the toolchain directive of every go.mod (and
+	// go.work) whose toolchain, or go line where it has none, is older:
+	// Path and NewPath are [ToolchainPath], versions are "go1.22.3".
+	KindToolchain = "toolchain"
+	// KindGo raises the go directive of every go.mod (and go.work)
+	// whose go line is older: Path and NewPath are "go", versions are
+	// "1.22" or "1.22.0".
+	KindGo = "go"
+)
+
+// ToolchainPath is the module the go command downloads toolchains as;
+// toolchain updates name it, so the policy decides them like modules.
+const ToolchainPath = "golang.org/toolchain"
 
 // Major reports whether the update moves to another module path.
 func (u Update) Major() bool { return u.NewPath != u.Path }
 
 func (u Update) String() string {
-	if u.Major() {
+	switch {
+	case u.Kind == KindToolchain:
+		return fmt.Sprintf("toolchain %s -> %s", u.From, u.To)
+	case u.Kind == KindGo:
+		return fmt.Sprintf("go %s -> %s", u.From, u.To)
+	case u.Major():
 		return fmt.Sprintf("%s@%s -> %s@%s", u.Path, u.From, u.NewPath, u.To)
 	}
 	return fmt.Sprintf("%s %s -> %s", u.Path, u.From, u.To)
+}
+
+// Key identifies the update in comparisons and failure records.
+func (u Update) Key() string {
+	k := u.Path + "@" + u.From + ">" + u.NewPath + "@" + u.To
+	if u.Kind != "" {
+		k = u.Kind + ":" + k
+	}
+	return k
 }
 
 // Go runs the go command.
@@ -129,11 +169,29 @@ func Sandbox(ctx context.Context, src, parent string) (*Repo, error) {
 // brings the repository back to a tidy state. It returns the first
 // failing step as a *StepError.
 func (g *Go) Apply(ctx context.Context, r *Repo, updates []Update) error {
+	if err := g.applyDirectives(ctx, r, updates); err != nil {
+		return err
+	}
 	for _, m := range r.Modules {
 		var args []string
 		for _, u := range updates {
-			if !requires(m, u.Path) {
+			switch u.Kind {
+			case KindToolchain, KindGo:
 				continue
+			case KindTransitive:
+				if !requires(m, u.Path) {
+					v, err := g.selected(ctx, r, m, u.Path)
+					if err != nil {
+						return err
+					}
+					if v == "" || semver.Compare(v, u.To) >= 0 {
+						continue
+					}
+				}
+			default:
+				if !requires(m, u.Path) {
+					continue
+				}
 			}
 			if u.Major() {
 				if err := rewriteImports(filepath.Join(r.Root, filepath.FromSlash(m.Dir)), u.Path, u.NewPath); err != nil {
@@ -174,6 +232,75 @@ func (g *Go) Apply(ctx context.Context, r *Repo, updates []Update) error {
 	return nil
 }
 
+// selected returns the version of path in m's build list, or "" when it
+// is not in it.
+func (g *Go) selected(ctx context.Context, r *Repo, m *Module, path string) (string, error) {
+	bl, err := g.moduleBuildList(ctx, r, m)
+	if err != nil {
+		return "", err
+	}
+	return bl[path], nil
+}
+
+// applyDirectives applies toolchain and go directive updates with go mod
+// edit (and go work edit), leaving files already at or above the target
+// alone. The go line of go.work is raised with the modules', as the go
+// command requires it to be at least theirs.
+func (g *Go) applyDirectives(ctx context.Context, r *Repo, updates []Update) error {
+	for _, u := range updates {
+		var flag string
+		switch u.Kind {
+		case KindToolchain:
+			flag = "-toolchain=" + u.To
+		case KindGo:
+			flag = "-go=" + u.To
+		default:
+			continue
+		}
+		for _, m := range r.Modules {
+			if !directiveOlder(u.Kind, m.File.Go, m.File.Toolchain, u.To) {
+				continue
+			}
+			if _, err := g.run(ctx, r, nil, m.Dir, "mod", "edit", flag); err != nil {
+				return err
+			}
+		}
+		if r.GoWork != "" {
+			data, err := os.ReadFile(filepath.Join(r.Root, r.GoWork))
+			if err != nil {
+				return err
+			}
+			wf, err := modfile.ParseWork(r.GoWork, data, nil)
+			if err != nil {
+				return err
+			}
+			if directiveOlder(u.Kind, wf.Go, wf.Toolchain, u.To) {
+				if _, err := g.run(ctx, r, &Module{InWork: true}, ".", "work", "edit", flag); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// directiveOlder reports whether a file with go line goLine and
+// toolchain line tc is older than to for the update kind.
+func directiveOlder(kind string, goLine *modfile.Go, tc *modfile.Toolchain, to string) bool {
+	cur := ""
+	if goLine != nil {
+		cur = goLine.Version
+	}
+	if kind == KindToolchain {
+		cur = "go" + cur
+		if tc != nil {
+			cur = tc.Name
+		}
+		return version.Compare(cur, to) < 0
+	}
+	return cur == "" || version.Compare("go"+cur, "go"+to) < 0
+}
+
 // Verify checks the applied repository the way its CI would: every
 // module tidy (go mod tidy -diff), a build that may not change go.mod,
 // go mod verify, and go test when tests is set. It returns the steps run
@@ -184,6 +311,10 @@ func (g *Go) Verify(ctx context.Context, r *Repo, tests bool) ([]Step, error) {
 		start := time.Now()
 		_, err := g.run(ctx, r, gw, m.Dir, args...)
 		steps = append(steps, Step{Name: name, Dir: m.Dir, OK: err == nil, Duration: time.Since(start)})
+		var se *StepError
+		if errors.As(err, &se) {
+			se.Step = name // without the temporary output directory
+		}
 		return err
 	}
 	for _, m := range r.Modules {
@@ -196,7 +327,8 @@ func (g *Go) Verify(ctx context.Context, r *Repo, tests bool) ([]Step, error) {
 		if m.Vendored && !m.InWork {
 			mode = "-mod=vendor" // also checks vendor/modules.txt against go.mod
 		}
-		if err := do(m, m, "go build "+mode+" ./...", "build", mode, "./..."); err != nil {
+		// -o: an executable built in the checkout would be committed.
+		if err := do(m, m, "go build "+mode+" ./...", "build", mode, "-o", os.DevNull, "./..."); err != nil {
 			return steps, err
 		}
 		if err := do(m, m, "go mod verify", "mod", "verify"); err != nil {
@@ -298,26 +430,52 @@ type ModuleVersion struct {
 type BuildList map[string]string
 
 // BuildList returns the union of the build lists of r's modules (each
-// listed in the mode it is built in). A module whose build list cannot
-// be loaded read-only (a stale go.sum) is loaded with -mod=mod: this is
-// how the bot learns the starting point, not a verification.
+// listed in the mode it is built in), with the highest version of each
+// path. A module whose build list cannot be loaded read-only (a stale
+// go.sum) is loaded with -mod=mod: this is how the bot learns the
+// starting point, not a verification.
 func (g *Go) BuildList(ctx context.Context, r *Repo) (BuildList, error) {
+	bls, err := g.BuildLists(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	bl := BuildList{}
-	const format = `{{if not .Main}}{{$p := .Path}}{{$v := .Version}}{{with .Replace}}{{if .Version}}{{$p = .Path}}{{$v = .Version}}{{else}}{{$v = ""}}{{end}}{{end}}{{if $v}}{{$p}} {{$v}}{{end}}{{end}}`
 	for _, m := range r.Modules {
-		out, err := g.run(ctx, r, m, m.Dir, "list", "-m", "-f", format, "all")
-		if err != nil {
-			out, err = g.run(ctx, r, m, m.Dir, "list", "-mod=mod", "-m", "-f", format, "all")
+		for p, v := range bls[m.Dir] {
+			if semver.Compare(v, bl[p]) > 0 {
+				bl[p] = v
+			}
 		}
+	}
+	return bl, nil
+}
+
+// BuildLists returns each module's build list, by module directory.
+func (g *Go) BuildLists(ctx context.Context, r *Repo) (map[string]BuildList, error) {
+	out := map[string]BuildList{}
+	for _, m := range r.Modules {
+		bl, err := g.moduleBuildList(ctx, r, m)
 		if err != nil {
 			return nil, err
 		}
-		for _, line := range strings.Split(out, "\n") {
-			if p, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-				if semver.Compare(v, bl[p]) > 0 {
-					bl[p] = v
-				}
-			}
+		out[m.Dir] = bl
+	}
+	return out, nil
+}
+
+func (g *Go) moduleBuildList(ctx context.Context, r *Repo, m *Module) (BuildList, error) {
+	const format = `{{if not .Main}}{{$p := .Path}}{{$v := .Version}}{{with .Replace}}{{if .Version}}{{$p = .Path}}{{$v = .Version}}{{else}}{{$v = ""}}{{end}}{{end}}{{if $v}}{{$p}} {{$v}}{{end}}{{end}}`
+	out, err := g.run(ctx, r, m, m.Dir, "list", "-m", "-f", format, "all")
+	if err != nil {
+		out, err = g.run(ctx, r, m, m.Dir, "list", "-mod=mod", "-m", "-f", format, "all")
+	}
+	if err != nil {
+		return nil, err
+	}
+	bl := BuildList{}
+	for _, line := range strings.Split(out, "\n") {
+		if p, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			bl[p] = v
 		}
 	}
 	return bl, nil
