@@ -8,23 +8,32 @@
 //
 //  1. shallow-clone the default branch and read .github/modgate.yaml;
 //  2. read the bot's open pull requests, the closed ones not yet seen
-//     (closed without merging = those versions are ignored) and the
-//     dashboard issue, all through the REST API: the bot keeps no local
+//     (closed without merging by a person = those versions are ignored;
+//     their branches are deleted) and the dashboard issue with its
+//     ticked checkboxes, all through the REST API: the bot keeps no local
 //     state;
-//  3. plan: for each requirement ask modgate's GOPROXY endpoints for newer
-//     versions (same major and the next major path), drop retracted,
-//     pre-release and pseudo versions, and ask the decision API why the
-//     rest may or may not be used;
-//  4. group (security fixes first and exempt from limits, non-major
-//     updates together, majors alone), then for each group apply and
-//     verify in a sandbox copy, check the build-list diff against the
-//     policy, and push a branch modgate/<group> and open or update its
-//     pull request;
-//  5. rewrite the dashboard issue when its content changed.
+//  3. plan, asking modgate's decision API for facts and verdicts: for
+//     each requirement the newest allowed version on its major version
+//     and on the next major path; for a vulnerable module anywhere in the
+//     build list the smallest allowed version that fixes it (never a
+//     major upgrade); optionally the toolchain and go directives;
+//  4. group (security fixes first, each alone and exempt from limits,
+//     non-major updates together, majors alone), then for each group
+//     apply and verify in a sandbox copy, check the build-list diff
+//     against the policy, and push a branch modgate/<group> (with a lease
+//     on the commit the bot last pushed there) and open or update its
+//     pull request; a group that fails is retried member by member;
+//  5. close the pull requests whose updates were applied on the base
+//     branch or are proposed elsewhere now, and delete their branches;
+//  6. merge the pull requests an automerge rule selects once their
+//     required checks passed;
+//  7. rewrite the dashboard issue when its content changed.
 //
-// A pass with nothing new makes no writes at all. The bot talks to
-// modgate only over HTTP (package gate) and never evaluates policy
-// itself.
+// Invariants: a pass with nothing new makes no writes at all; a branch
+// with commits the bot did not push is never pushed to again (unless
+// someone ticks its rebase box); a pull request a person closed is never
+// reopened; the bot talks to modgate only over HTTP and never evaluates
+// policy itself.
 package bot
 
 import (
@@ -71,6 +80,9 @@ type Bot struct {
 	DryRun bool
 	// Out receives the dry-run plan and the pass summary. Nil discards.
 	Out io.Writer
+	// Platform is the GOOS-GOARCH whose golang.org/toolchain versions
+	// toolchain updates are decided for. Empty means the bot's own.
+	Platform string
 }
 
 // Report is the outcome of one pass.
@@ -105,18 +117,30 @@ type ActionKind string
 
 // Action kinds.
 const (
-	ActionOpen            ActionKind = "open"
-	ActionUpdate          ActionKind = "update"
-	ActionUnchanged       ActionKind = "unchanged"
-	ActionRefused         ActionKind = "refused"
-	ActionPending         ActionKind = "pending"
+	ActionOpen      ActionKind = "open"
+	ActionUpdate    ActionKind = "update"
+	ActionUnchanged ActionKind = "unchanged"
+	ActionRefused   ActionKind = "refused"
+	ActionPending   ActionKind = "pending"
+	// ActionClose closes a superseded or applied pull request (and
+	// deletes its branch).
+	ActionClose ActionKind = "close"
+	// ActionMerge merges a pull request selected by automerge.
+	ActionMerge ActionKind = "merge"
+	// ActionHandsOff comments on a pull request whose branch has commits
+	// the bot did not push; ActionSkipped leaves such a branch alone
+	// later.
+	ActionHandsOff ActionKind = "hands-off"
+	ActionSkipped  ActionKind = "skipped"
+	// ActionDeleteBranch deletes the branch of a closed pull request.
+	ActionDeleteBranch    ActionKind = "delete-branch"
 	ActionDashboardCreate ActionKind = "dashboard-create"
 	ActionDashboardUpdate ActionKind = "dashboard-update"
 )
 
 func (k ActionKind) write() bool {
 	switch k {
-	case ActionOpen, ActionUpdate, ActionDashboardCreate, ActionDashboardUpdate:
+	case ActionOpen, ActionUpdate, ActionClose, ActionMerge, ActionHandsOff, ActionDeleteBranch, ActionDashboardCreate, ActionDashboardUpdate:
 		return true
 	}
 	return false
@@ -130,10 +154,13 @@ type Action struct {
 	Number int
 	Title  string
 	Body   string
-	// Reason explains refused and pending actions.
+	// Reason explains refused, pending, closed and skipped actions.
 	Reason string
 	// Updates are the requirement changes of a pull request.
 	Updates []gomod.Update
+	// Diff is the change an opened or updated pull request makes (the
+	// commit's patch).
+	Diff string
 }
 
 func (b *Bot) now() time.Time {
@@ -229,6 +256,7 @@ func (b *Bot) RunOnce(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Repos: make([]RepoReport, len(repos))}
+	lk := newLinker(b.Forge)
 	g, gctx := errgroup.WithContext(ctx)
 	n := b.Config.Concurrency
 	if n == 0 {
@@ -237,7 +265,7 @@ func (b *Bot) RunOnce(ctx context.Context) (*Report, error) {
 	g.SetLimit(n)
 	for i, r := range repos {
 		g.Go(func() error {
-			rep.Repos[i] = b.processRepo(gctx, r)
+			rep.Repos[i] = b.processRepo(gctx, r, lk)
 			return nil
 		})
 	}
@@ -247,10 +275,11 @@ func (b *Bot) RunOnce(ctx context.Context) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-// summarize prints the pass to Out; a dry run includes bodies.
+// summarize prints the pass to Out; a dry run includes bodies and diffs.
 func (b *Bot) summarize(rep *Report) {
 	w := b.out()
-	verb := map[ActionKind]string{ActionOpen: "open", ActionUpdate: "update", ActionDashboardCreate: "create dashboard", ActionDashboardUpdate: "update dashboard"}
+	verb := map[ActionKind]string{ActionOpen: "open", ActionUpdate: "update", ActionClose: "close", ActionMerge: "merge",
+		ActionHandsOff: "leave alone", ActionDeleteBranch: "delete branch", ActionDashboardCreate: "create dashboard", ActionDashboardUpdate: "update dashboard"}
 	for _, rr := range rep.Repos {
 		if rr.Err != nil {
 			fmt.Fprintf(w, "%s: error: %v\n", rr.Repo, rr.Err)
@@ -260,23 +289,33 @@ func (b *Bot) summarize(rep *Report) {
 			fmt.Fprintf(w, "%s: nothing to do\n", rr.Repo)
 		}
 		for _, a := range rr.Actions {
+			target := a.Branch
+			if a.Number != 0 {
+				target = fmt.Sprintf("#%d %s", a.Number, a.Branch)
+			}
+			target = strings.TrimSpace(target)
 			switch a.Kind {
 			case ActionUnchanged:
-				fmt.Fprintf(w, "%s: #%d %s unchanged\n", rr.Repo, a.Number, a.Branch)
-			case ActionRefused, ActionPending:
-				fmt.Fprintf(w, "%s: %s %s: %s\n", rr.Repo, a.Kind, a.Branch, oneLine(a.Reason))
+				fmt.Fprintf(w, "%s: %s unchanged\n", rr.Repo, target)
+			case ActionRefused, ActionPending, ActionSkipped:
+				fmt.Fprintf(w, "%s: %s %s: %s\n", rr.Repo, a.Kind, target, oneLine(a.Reason))
+			case ActionClose, ActionHandsOff, ActionDeleteBranch, ActionMerge:
+				v := verb[a.Kind]
+				if b.DryRun {
+					v = "would " + v
+				}
+				fmt.Fprintf(w, "%s: %s %s: %s\n", rr.Repo, v, target, oneLine(a.Reason))
 			default:
 				v := verb[a.Kind]
 				if b.DryRun {
 					v = "would " + v
 				}
-				target := a.Branch
-				if a.Number != 0 {
-					target = fmt.Sprintf("#%d %s", a.Number, a.Branch)
-				}
-				fmt.Fprintf(w, "%s: %s %s: %s\n", rr.Repo, v, strings.TrimSpace(target), a.Title)
+				fmt.Fprintf(w, "%s: %s %s: %s\n", rr.Repo, v, target, a.Title)
 				if b.DryRun {
 					fmt.Fprintf(w, "----- body -----\n%s----- end -----\n", a.Body)
+					if a.Diff != "" {
+						fmt.Fprintf(w, "----- diff -----\n%s----- end -----\n", a.Diff)
+					}
 				}
 			}
 		}
@@ -306,22 +345,34 @@ func (b *Bot) Serve(ctx context.Context, spec, tz string) error {
 
 // repoState is what a repository's pass works with.
 type repoState struct {
-	repo    forge.Repo
-	rc      RepoConfig
-	git     *gitcmd.Git
-	work    string
-	clone   string
-	base    string
-	dash    *forge.Issue
-	dmeta   dashMeta
+	repo  forge.Repo
+	rc    RepoConfig
+	git   *gitcmd.Git
+	links *linker
+	work  string
+	clone string
+	base  string
+	mods  *gomod.Repo
+	dash  *forge.Issue
+	dmeta dashMeta
+	// boxes are the ticked dashboard checkboxes ("kind arg").
+	boxes   map[string]bool
 	open    []forge.PullRequest
 	ignored map[string]int // "path@version" -> closed pull request
 	report  RepoReport
 	board   dashboard
+	// keep are the branches of open pull requests the plan still wants;
+	// the others are closed.
+	keep map[string]bool
+	// proposed maps each module path of a planned group to the branch
+	// proposing it, for "superseded by" comments.
+	proposed map[string]string
+	// merges are the unchanged pull requests automerge may merge.
+	merges []mergeCandidate
 }
 
-func (b *Bot) processRepo(ctx context.Context, r forge.Repo) RepoReport {
-	st := &repoState{repo: r, report: RepoReport{Repo: r.FullName()}}
+func (b *Bot) processRepo(ctx context.Context, r forge.Repo, lk *linker) RepoReport {
+	st := &repoState{repo: r, links: lk, report: RepoReport{Repo: r.FullName()}, keep: map[string]bool{}, proposed: map[string]string{}}
 	log := b.logger().With("repo", r.FullName())
 	if err := b.process(ctx, st); err != nil {
 		log.Error("repository failed", "err", err)
@@ -343,7 +394,7 @@ func (b *Bot) process(ctx context.Context, st *repoState) error {
 	if err != nil {
 		return err
 	}
-	st.git = &gitcmd.Git{Token: token, Env: b.env(), Name: b.Config.GitName, Email: b.Config.GitEmail}
+	st.git = &gitcmd.Git{Token: token, Env: b.env(), Name: b.Config.GitName, Email: b.Config.GitEmail, Now: b.Now}
 	st.clone = filepath.Join(st.work, "clone")
 	if st.base, err = st.git.Clone(ctx, r.CloneURL, r.DefaultBranch, st.clone); err != nil {
 		return fmt.Errorf("clone: %w", err)
@@ -382,16 +433,19 @@ func (b *Bot) process(ctx context.Context, st *repoState) error {
 	return b.writeDashboard(ctx, st)
 }
 
-// readState reads the dashboard, the open pull requests and the closed
-// ones not seen before.
+// readState reads the dashboard (and its ticked boxes), the open pull
+// requests and the closed ones not seen before, and deletes the branches
+// of those closed ones that still hold only the bot's commit.
 func (b *Bot) readState(ctx context.Context, st *repoState) error {
 	var err error
+	st.boxes = map[string]bool{}
 	if boolOr(st.rc.Dashboard, true) {
 		if st.dash, err = b.Forge.FindIssue(ctx, st.repo, DashboardLabel); err != nil {
 			return err
 		}
 		if st.dash != nil {
 			readMeta(st.dash.Body, dashMetaTag, &st.dmeta)
+			st.boxes = ticked(st.dash.Body)
 		}
 	}
 	if st.open, err = b.Forge.OpenPulls(ctx, st.repo, BranchPrefix); err != nil {
@@ -402,8 +456,10 @@ func (b *Bot) readState(ctx context.Context, st *repoState) error {
 		return err
 	}
 	openNum := map[int]bool{}
+	openHead := map[string]bool{}
 	for _, p := range st.open {
 		openNum[p.Number] = true
+		openHead[p.Head] = true
 	}
 	st.ignored = map[string]int{}
 	scan := st.dmeta.ClosedScan
@@ -418,7 +474,18 @@ func (b *Bot) readState(ctx context.Context, st *repoState) error {
 			scan = p.UpdatedAt
 		}
 		var m prMeta
-		if p.Merged || !readMeta(p.Body, prMetaTag, &m) {
+		if !readMeta(p.Body, prMetaTag, &m) {
+			continue
+		}
+		if !openHead[p.Head] && m.Closed == "" && m.Head != "" {
+			// The bot deletes the branches it closes itself; after a
+			// person's close or merge, the branch goes if it holds
+			// nothing but the bot's commit (GitHub may have deleted it).
+			if err := b.deleteBranch(ctx, st, p.Number, p.Head, m.Head, "pull request #"+fmt.Sprint(p.Number)+" was "+closedHow(p)); err != nil {
+				return err
+			}
+		}
+		if p.Merged || m.Closed != "" {
 			continue
 		}
 		for _, u := range m.Updates {
@@ -433,262 +500,25 @@ func (b *Bot) readState(ctx context.Context, st *repoState) error {
 	return nil
 }
 
-// update plans and opens or refreshes pull requests.
-func (b *Bot) update(ctx context.Context, st *repoState) error {
-	mods, err := gomod.Discover(st.clone)
-	if err != nil {
-		return err
+func closedHow(p forge.PullRequest) string {
+	if p.Merged {
+		return "merged"
 	}
-	f, err := b.plan(ctx, mods, &st.rc, st.ignored)
-	if err != nil {
-		return fmt.Errorf("plan: %w", err)
-	}
-	st.board.Refused = f.Refused
-	st.board.Notes = f.Notes
-	for _, iv := range f.Ignored {
-		if iv.PR == 0 {
-			st.board.Ignored = append(st.board.Ignored, iv)
-		}
-	}
-	openByBranch := map[string]forge.PullRequest{}
-	for _, p := range st.open {
-		openByBranch[p.Head] = p
-	}
-	openCount := len(st.open)
-	created := 0
-	now := b.now()
-	for _, g := range grouping(f.Candidates, &st.rc) {
-		existing, has := openByBranch[g.branch()]
-		var em prMeta
-		if has && readMeta(existing.Body, prMetaTag, &em) && em.Base == st.base && sameUpdates(em.Updates, g.updates()) {
-			st.report.Actions = append(st.report.Actions, Action{Kind: ActionUnchanged, Branch: g.branch(), Number: existing.Number, Title: existing.Title, Updates: g.updates()})
-			continue
-		}
-		pending, why := "", whyLimit
-		switch {
-		case g.Security:
-		case !st.rc.Schedule.Open(now):
-			pending, why = "outside the schedule window", whySchedule
-		case has:
-		case intOr(st.rc.Limits.OpenPRs, 0) > 0 && openCount >= *st.rc.Limits.OpenPRs:
-			pending = fmt.Sprintf("limit of %d open pull requests reached", *st.rc.Limits.OpenPRs)
-		case intOr(st.rc.Limits.PRsPerRun, 0) > 0 && created >= *st.rc.Limits.PRsPerRun:
-			pending = fmt.Sprintf("limit of %d new pull requests per run reached", *st.rc.Limits.PRsPerRun)
-		}
-		if pending != "" {
-			for _, c := range g.Updates {
-				st.board.Pending = append(st.board.Pending, refusal{Path: c.NewPath, From: c.From, Version: c.To, Why: why, Reason: pending})
-			}
-			st.report.Actions = append(st.report.Actions, Action{Kind: ActionPending, Branch: g.branch(), Reason: pending, Updates: g.updates()})
-			continue
-		}
-		key := failureKey(st.base, g.updates())
-		if i := slices.IndexFunc(st.dmeta.Failed, func(f failure) bool { return f.Key == key }); i >= 0 {
-			// The same attempt on the same base failed before.
-			st.board.Failed = append(st.board.Failed, st.dmeta.Failed[i])
-			st.report.Actions = append(st.report.Actions, Action{Kind: ActionRefused, Branch: g.branch(), Reason: st.dmeta.Failed[i].Reason, Updates: g.updates()})
-			continue
-		}
-		act, fail, err := b.propose(ctx, st, g, existing, has)
-		switch {
-		case err != nil:
-			st.board.Errors = append(st.board.Errors, fmt.Sprintf("%s: %v", g.branch(), err))
-			continue
-		case fail != nil:
-			fail.Key = key
-			st.board.Failed = append(st.board.Failed, *fail)
-			st.report.Actions = append(st.report.Actions, Action{Kind: ActionRefused, Branch: g.branch(), Reason: fail.Why + ": " + fail.Reason, Updates: g.updates()})
-			continue
-		}
-		st.report.Actions = append(st.report.Actions, act)
-		if has {
-			for i := range st.open {
-				if st.open[i].Number == act.Number {
-					st.open[i].Title = act.Title
-				}
-			}
-		} else {
-			openCount++
-			if !g.Security {
-				created++ // security fixes do not use up the per-run limit
-			}
-			st.open = append(st.open, forge.PullRequest{Number: act.Number, Title: act.Title, Head: g.branch()})
-		}
-	}
-	return nil
+	return "closed"
 }
 
-// propose applies and verifies a group in a sandbox, then pushes its
-// branch and opens or updates its pull request. A group that fails
-// verification or policy returns a failure and writes nothing.
-func (b *Bot) propose(ctx context.Context, st *repoState, g *group, existing forge.PullRequest, has bool) (Action, *failure, error) {
-	log := b.logger().With("repo", st.repo.FullName(), "branch", g.branch())
-	fail := func(why string, err error) (Action, *failure, error) {
-		log.Info("update refused", "why", why, "err", err)
-		return Action{}, &failure{Why: why, Reason: err.Error(), Group: g.Name, Update: g.updates()}, nil
-	}
-	sb, err := gomod.Sandbox(ctx, st.clone, st.work)
-	if err != nil {
-		return Action{}, nil, err
-	}
-	defer os.RemoveAll(sb.Root)
-	goc := b.goCmd()
-	before, err := goc.BuildList(ctx, sb)
-	if err != nil {
-		return Action{}, nil, fmt.Errorf("build list before the update: %w", err)
-	}
-	if err := goc.Apply(ctx, sb, g.updates()); err != nil {
-		if gomod.IsStepError(err) {
-			return fail(whyVerification, err)
-		}
-		return Action{}, nil, err
-	}
-	test := boolOr(st.rc.Test, false)
-	steps, err := goc.Verify(ctx, sb, test)
-	if err != nil {
-		if gomod.IsStepError(err) {
-			return fail(whyVerification, err)
-		}
-		return Action{}, nil, err
-	}
-	after, err := goc.BuildList(ctx, sb)
-	if err != nil {
-		return fail(whyVerification, err)
-	}
-	v := &verification{Steps: steps}
-	var ask []api.ModuleVersion
-	for _, c := range gomod.Diff(before, after) {
-		v.Changes = append(v.Changes, buildChange{Change: c})
-		if c.To != "" {
-			ask = append(ask, api.ModuleVersion{Path: c.Path, Version: c.To})
-		}
-	}
-	if len(ask) > 0 {
-		ds, err := b.Gate.Decide(ctx, "", ask)
-		if err != nil {
-			return Action{}, nil, err
-		}
-		j := 0
-		var denied []string
-		for i := range v.Changes {
-			if v.Changes[i].To == "" {
-				continue
-			}
-			v.Changes[i].Decision = ds[j]
-			if !ds[j].Allowed {
-				denied = append(denied, fmt.Sprintf("%s@%s: %s", ds[j].Path, ds[j].Version, reason(ds[j])))
-			}
-			j++
-		}
-		if len(denied) > 0 {
-			return fail(whyPolicy, fmt.Errorf("the build list would contain denied modules: %s", strings.Join(denied, "; ")))
-		}
-	}
-	if v.Edges, err = goc.Graph(ctx, sb); err != nil {
-		return fail(whyVerification, err)
-	}
-
-	ttl, err := title(&st.rc, g)
-	if err != nil {
-		return Action{}, nil, err
-	}
-	meta := prMeta{V: 1, Group: g.Name, Base: st.base, Updates: g.updates()}
-	body := prBody(b.now(), g, v, meta, b.Gate.URL)
-	act := Action{Kind: ActionOpen, Branch: g.branch(), Title: ttl, Body: body, Updates: g.updates()}
-	if has {
-		act.Kind, act.Number = ActionUpdate, existing.Number
-	}
-	var msg strings.Builder
-	msg.WriteString(ttl + "\n\n")
-	for _, u := range g.updates() {
-		msg.WriteString("- " + u.String() + "\n")
-	}
-	sha, err := st.git.CommitAll(ctx, sb.Root, g.branch(), msg.String())
-	if err != nil {
-		return Action{}, nil, err
-	}
-	if sha == "" {
-		return fail(whyVerification, errors.New("the update changes no file"))
-	}
+// deleteBranch deletes the branch of a closed pull request when it is
+// still at sha, the commit the bot pushed.
+func (b *Bot) deleteBranch(ctx context.Context, st *repoState, number int, branch, sha, why string) error {
 	if b.DryRun {
-		return act, nil, nil
+		st.report.Actions = append(st.report.Actions, Action{Kind: ActionDeleteBranch, Branch: branch, Number: number, Reason: why})
+		return nil
 	}
-	expect := ""
-	if has {
-		expect = existing.HeadSHA
+	ok, err := b.Forge.DeleteBranch(ctx, st.repo, branch, sha)
+	if ok {
+		st.report.Actions = append(st.report.Actions, Action{Kind: ActionDeleteBranch, Branch: branch, Number: number, Reason: why})
 	}
-	if err := st.git.ForcePush(ctx, sb.Root, g.branch(), expect); err != nil {
-		return Action{}, nil, fmt.Errorf("push: %w", err)
-	}
-	r := st.repo
-	if has {
-		if err := b.Forge.EditPull(ctx, r, existing.Number, ttl, body); err != nil {
-			return Action{}, nil, err
-		}
-		var old prMeta
-		readMeta(existing.Body, prMetaTag, &old)
-		if err := b.Forge.Comment(ctx, r, existing.Number, updateComment(old, meta)); err != nil {
-			return Action{}, nil, err
-		}
-	} else {
-		pr, err := b.Forge.CreatePull(ctx, r, forge.NewPull{Title: ttl, Body: body, Head: g.branch(), Base: r.DefaultBranch})
-		if err != nil {
-			return Action{}, nil, err
-		}
-		act.Number = pr.Number
-		labels := st.rc.Labels
-		if g.Security {
-			labels = append(slices.Clone(labels), "security")
-		}
-		if len(labels) > 0 {
-			if err := b.Forge.AddLabels(ctx, r, pr.Number, labels); err != nil {
-				return act, nil, err
-			}
-		}
-		if len(st.rc.Reviewers)+len(st.rc.TeamReviewers) > 0 {
-			if err := b.Forge.RequestReviewers(ctx, r, pr.Number, st.rc.Reviewers, st.rc.TeamReviewers); err != nil {
-				return act, nil, err
-			}
-		}
-	}
-	desc := "tidy, read-only build and go mod verify passed"
-	if test {
-		desc = "tidy, read-only build, go mod verify and tests passed"
-	}
-	if err := b.Forge.SetStatus(ctx, r, sha, forge.Status{State: "success", Context: "modgate/verify", Description: desc}); err != nil {
-		return act, nil, err
-	}
-	log.Info("pull request "+string(act.Kind), "number", act.Number)
-	return act, nil, nil
-}
-
-// updateComment says why an existing pull request changed.
-func updateComment(old, cur prMeta) string {
-	var b strings.Builder
-	b.WriteString("modgate updated this pull request")
-	if old.Base != "" && old.Base != cur.Base {
-		fmt.Fprintf(&b, " onto the new base commit %s", shortSHA(cur.Base))
-	}
-	b.WriteString(".\n")
-	prev := map[string]string{}
-	for _, u := range old.Updates {
-		prev[u.NewPath] = u.To
-	}
-	for _, u := range cur.Updates {
-		if p, ok := prev[u.NewPath]; ok && p != u.To {
-			fmt.Fprintf(&b, "\n- `%s`: %s → %s", u.NewPath, p, u.To)
-		} else if !ok {
-			fmt.Fprintf(&b, "\n- `%s`: now %s", u.NewPath, u.To)
-		}
-	}
-	return strings.TrimSpace(b.String()) + "\n"
-}
-
-func shortSHA(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
+	return err
 }
 
 // writeDashboard creates or edits the dashboard issue when its content
@@ -699,11 +529,23 @@ func (b *Bot) writeDashboard(ctx context.Context, st *repoState) error {
 	}
 	d := &st.board
 	for _, p := range st.open {
-		d.Open = append(d.Open, prLine{Number: p.Number, Title: p.Title})
+		if !slices.ContainsFunc(d.Edited, func(e edited) bool { return e.Number == p.Number && p.Number != 0 }) {
+			d.Open = append(d.Open, prLine{Number: p.Number, Title: p.Title, Branch: p.Head})
+		}
 	}
-	sort.Slice(d.Open, func(i, j int) bool { return d.Open[i].Number < d.Open[j].Number })
-	sortRefusals(d.Refused)
-	sortRefusals(d.Pending)
+	sort.SliceStable(d.Open, func(i, j int) bool {
+		if (d.Open[i].Number == 0) != (d.Open[j].Number == 0) {
+			return d.Open[i].Number != 0
+		}
+		if d.Open[i].Number != d.Open[j].Number {
+			return d.Open[i].Number < d.Open[j].Number
+		}
+		return d.Open[i].Branch < d.Open[j].Branch
+	})
+	d.Refused = sortRefusals(d.Refused)
+	d.Pending = sortRefusals(d.Pending)
+	d.Approval = sortRefusals(d.Approval)
+	sortVulnerable(d.Vulnerable)
 	var ign []ignoredVersion
 	for _, iv := range d.Meta.Ignored {
 		iv.Reason = fmt.Sprintf("pull request #%d was closed without merging", iv.PR)
@@ -711,11 +553,18 @@ func (b *Bot) writeDashboard(ctx context.Context, st *repoState) error {
 	}
 	d.Ignored = sortIgnored(append(ign, d.Ignored...))
 	d.Meta.Failed = d.Failed
+	slices.Sort(d.Meta.Approved)
+	d.Meta.Approved = slices.Compact(d.Meta.Approved)
 	body := d.render()
 	switch {
 	case st.dash == nil && d.empty():
 		return nil
 	case st.dash != nil && st.dash.Body == body:
+		return nil
+	case st.dash != nil && st.dash.Body == d.withScan(st.dmeta.ClosedScan):
+		// Only newer closed pull requests that changed nothing (ones the
+		// bot closed or merged itself): not worth a write; the next
+		// run reads them again.
 		return nil
 	}
 	act := Action{Kind: ActionDashboardCreate, Title: dashboardTitle, Body: body}

@@ -35,7 +35,7 @@ func TestLifecycle(t *testing.T) {
 	if sec == nil || nonMajor == nil {
 		t.Fatalf("pull request branches = %v, want modgate/example.com-vulnlib and modgate/non-major", []string{pulls[0].Head, pulls[1].Head})
 	}
-	if sec.Title != "fix(deps): update example.com/vulnlib to v1.1.0" {
+	if sec.Title != "fix(deps): update example.com/vulnlib to v1.0.1" {
 		t.Errorf("security title = %q", sec.Title)
 	}
 	if nonMajor.Title != "chore(deps): update non-major dependencies" {
@@ -43,11 +43,11 @@ func TestLifecycle(t *testing.T) {
 	}
 	mustContain(t, "security PR body", sec.Body,
 		"| Module | Change | Age | Vulnerabilities fixed | Policy |",
-		"| `example.com/vulnlib` | `v1.0.0` → `v1.1.0` (minor) |", "GO-2099-0001",
+		"| `example.com/vulnlib` | `v1.0.0` → `v1.0.1` (patch) |", "[GO-2099-0001](https://pkg.go.dev/vuln/GO-2099-0001)",
 		"### Build list changes", "### Verification", "✅ `go build -mod=readonly ./...`", "<!-- modgate:pr ")
 	mustContain(t, "non-major PR body", nonMajor.Body, "`example.com/hello`", "`v1.0.0` → `v1.1.0`", "`example.com/retracted`", "```mermaid", "graph LR")
 	for _, p := range pulls {
-		mustNotContain(t, "PR body", p.Body, "v1.0.1", "v1.2.0", "v1.3.0-pre")
+		mustNotContain(t, "PR body", p.Body, "`example.com/retracted` | `v1.0.0` → `v1.0.1`", "v1.2.0", "v1.3.0-pre")
 		if len(p.Reviewers) != 1 || p.Reviewers[0] != "alice" {
 			t.Errorf("%s reviewers = %v, want [alice]", p.Head, p.Reviewers)
 		}
@@ -61,7 +61,7 @@ func TestLifecycle(t *testing.T) {
 	gomod := e.checkBranch("acme", "svc", "modgate/non-major")
 	mustContain(t, "non-major go.mod", gomod, "example.com/hello v1.1.0", "example.com/retracted v1.1.0", "example.com/vulnlib v1.0.0")
 	gomod = e.checkBranch("acme", "svc", "modgate/example.com-vulnlib")
-	mustContain(t, "security go.mod", gomod, "example.com/vulnlib v1.1.0", "example.com/hello v1.0.0")
+	mustContain(t, "security go.mod", gomod, "example.com/vulnlib v1.0.1", "example.com/hello v1.0.0")
 	if ref := e.git.Ref(t, "acme", "svc", "modgate/example.com-hello-v2"); ref != "" {
 		t.Errorf("the major update breaking the build was pushed: %s", ref)
 	}
@@ -73,7 +73,8 @@ func TestLifecycle(t *testing.T) {
 		"## Open pull requests", "## Refused by policy",
 		"`example.com/hello` `v1.2.0`: blocklist: example.com/hello@v1.2.0 is on the organisation's blocklist: relicensed",
 		"## Failed verification or policy", "`example.com/hello/v2@v2.0.0` (verification): go build -mod=readonly ./...")
-	mustNotContain(t, "dashboard", dash.Body, "v1.0.1")
+	mustNotContain(t, "dashboard", dash.Body, "`example.com/retracted` `v1.0.1`")
+	mustContain(t, "dashboard", dash.Body, "## Vulnerable modules", "`example.com/vulnlib` `v1.0.0`: [GO-2099-0001](https://pkg.go.dev/vuln/GO-2099-0001) — fix `v1.0.1` proposed")
 
 	// Run 2: nothing new, nothing written.
 	e.gh.ResetCalls()

@@ -276,3 +276,41 @@ func TestMetaRoundTrip(t *testing.T) {
 		t.Errorf("age = %q", got)
 	}
 }
+
+func TestRepoConfigSecurityAutomergeToolchain(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want string // "" means valid
+	}{
+		{"security:\n  strategy: highest\n  grouped: true\n  labels: [sec, deps]\n", ""},
+		{"automerge:\n  method: rebase\n  required_checks: [ci]\n  rules:\n    - types: [patch]\n    - security: true\n    - match: [golang.org/toolchain]\n", ""},
+		{"toolchain: true\ngo_directive: true\nrequire_approval: [major]\n", ""},
+		{"security:\n  strategy: newest\n", `security.strategy: unknown strategy "newest" (want lowest or highest)`},
+		{"security:\n  labels: [\"\"]\n", "security.labels[0]: empty label"},
+		{"automerge:\n  method: ff\n", `automerge.method: unknown merge method "ff"`},
+		{"automerge:\n  rules:\n    - types: [mayor]\n", `automerge.rules[0].types[0]: unknown update type "mayor"`},
+		{"automerge:\n  rules:\n    - match: [\"\"]\n", "automerge.rules[0].match[0]: empty module pattern"},
+		{"automerge:\n  required_checks: [\" \"]\n", "automerge.required_checks[0]: empty check name"},
+		{"require_approval: [big]\n", `require_approval[0]: unknown update type "big"`},
+		{"automerge:\n  rulez: []\n", `automerge.rulez: unknown field (did you mean "rules"?)`},
+	}
+	for _, tt := range tests {
+		_, err := ParseRepoConfig([]byte(tt.yaml))
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("ParseRepoConfig(%q) = %v, want nil", tt.yaml, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("ParseRepoConfig(%q) = %v, want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+	def := RepoConfig{Security: SecurityConfig{Strategy: fixHighest}, Automerge: Automerge{Method: "merge", Rules: []AutomergeRule{{Security: true}}}, Toolchain: boolPtr(true)}
+	m := RepoConfig{Automerge: Automerge{RequiredChecks: []string{"ci"}}}.merge(def)
+	if m.Security.strategy() != fixHighest || m.mergeMethod() != "merge" || len(m.Automerge.Rules) != 1 || m.Automerge.RequiredChecks[0] != "ci" || !boolOr(m.Toolchain, false) {
+		t.Errorf("merge = %+v", m)
+	}
+	if got := (RepoConfig{}).merge(RepoConfig{}); got.Security.strategy() != fixLowest || got.mergeMethod() != "squash" || len(got.Security.labels()) != 1 {
+		t.Errorf("defaults = %+v", got)
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,25 +28,44 @@ import (
 const testToken = "ghs_testtoken0123456789"
 
 // denyDecider denies chosen versions for every kind of request (so they
-// are hidden from lists too) and warns about vulnerable ones, the way the
-// vulnerabilities rule reports them.
+// are hidden from lists too) or for zips only (what a build downloads,
+// and what the decision API decides by default), and warns about
+// vulnerable ones, the way the vulnerabilities rule reports them.
 type denyDecider struct {
-	mu   sync.Mutex
-	deny map[string]string // "path@version" -> message
-	warn map[string]string
+	mu      sync.Mutex        // protects the maps
+	deny    map[string]string // "path@version" -> message
+	denyZip map[string]string
+	// warn holds a finding naming its ID in the message only; vulns
+	// the IDs of findings that carry them.
+	warn  map[string]string
+	vulns map[string][]string
 }
 
 func (d *denyDecider) Decide(_ context.Context, q proxy.Query) (proxy.Decision, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var dec proxy.Decision
-	if msg, ok := d.deny[q.Module+"@"+q.Version]; ok {
+	mv := q.Module + "@" + q.Version
+	if msg, ok := d.deny[mv]; ok {
 		dec.Deny = append(dec.Deny, proxy.Violation{Rule: "blocklist", Msg: msg, Fix: "use another version"})
 	}
-	if msg, ok := d.warn[q.Module+"@"+q.Version]; ok {
+	if msg, ok := d.denyZip[mv]; ok && q.Kind == proxy.KindZip {
+		dec.Deny = append(dec.Deny, proxy.Violation{Rule: "blocklist", Msg: msg})
+	}
+	if msg, ok := d.warn[mv]; ok {
 		dec.Warn = append(dec.Warn, proxy.Violation{Rule: "vulnerabilities", Msg: msg, Fix: "upgrade to v1.0.1 or later"})
 	}
+	if ids, ok := d.vulns[mv]; ok {
+		dec.Warn = append(dec.Warn, proxy.Violation{Rule: "vulnerabilities", Msg: mv + " is affected by " + strings.Join(ids, ", "), IDs: ids})
+	}
 	return dec, nil
+}
+
+// set changes the decider's maps under its lock.
+func (d *denyDecider) set(f func(d *denyDecider)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d)
 }
 
 // env is one hermetic world: fixture modules behind a real modgate, a
@@ -53,6 +73,7 @@ func (d *denyDecider) Decide(_ context.Context, q proxy.Query) (proxy.Decision, 
 type env struct {
 	t     *testing.T
 	up    *proxytest.Upstream
+	dec   *denyDecider
 	gate  *gatetest.Gate
 	git   *gitserver.Server
 	gh    *fakegithub.Server
@@ -67,15 +88,34 @@ func newEnv(t *testing.T) *env {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("the go command is required: %v", err)
 	}
-	up := proxytest.New(t, proxytest.Fixtures(t))
+	up := proxytest.New(t, append(proxytest.Fixtures(t), botFixtures(t)...))
 	dec := &denyDecider{
-		deny: map[string]string{"example.com/hello@v1.2.0": "example.com/hello@v1.2.0 is on the organisation's blocklist: relicensed"},
-		warn: map[string]string{"example.com/vulnlib@v1.0.0": "example.com/vulnlib@v1.0.0 is affected by GO-2099-0001; fixed in v1.0.1"},
+		deny: map[string]string{
+			"example.com/hello@v1.2.0":            "example.com/hello@v1.2.0 is on the organisation's blocklist: relicensed",
+			"github.com/golang-jwt/jwt/v4@v4.5.1": "github.com/golang-jwt/jwt/v4@v4.5.1 is on the organisation's blocklist: broken release",
+		},
+		denyZip: map[string]string{"example.com/badnet@v1.1.0": "example.com/badnet@v1.1.0 is on the organisation's blocklist: phones home"},
+		warn:    map[string]string{"example.com/vulnlib@v1.0.0": "example.com/vulnlib@v1.0.0 is affected by GO-2099-0001; fixed in v1.0.1"},
+		vulns: map[string][]string{
+			"github.com/golang-jwt/jwt/v4@v4.4.2": {"GO-2099-0042"},
+			"github.com/golang-jwt/jwt/v4@v4.4.3": {"GO-2099-0042"},
+		},
 	}
 	g := gatetest.Start(t, up, dec.Decide)
 	gs := gitserver.Start(t, testToken)
 	gh := fakegithub.Start(t, testToken, gs)
-	return &env{t: t, up: up, gate: g, git: gs, gh: gh, goEnv: g.GoEnv(t), now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	return &env{t: t, up: up, dec: dec, gate: g, git: gs, gh: gh, goEnv: g.GoEnv(t), now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+// botFixtures are the modules only the bot's tests serve
+// (bot/testdata/modules).
+func botFixtures(t *testing.T) []proxytest.Module {
+	t.Helper()
+	mods, err := proxytest.LoadDir(filepath.Join("testdata", "modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mods
 }
 
 // gosum returns go.sum lines for the module versions.
@@ -137,7 +177,8 @@ func (e *env) bot(cfg Config, out io.Writer) *Bot {
 	if err := cfg.Validate(); err != nil {
 		e.t.Fatalf("Validate: %v", err)
 	}
-	fo := forge.Options{BaseURL: e.gh.URL, Token: testToken}
+	// Modules on github.com are looked up in the fake (links).
+	fo := forge.Options{BaseURL: e.gh.URL, Token: testToken, ModuleHost: "github.com"}
 	if e.forgeOpts != nil {
 		e.forgeOpts(&fo)
 	}
@@ -250,6 +291,56 @@ func mustNotContain(t *testing.T, what, s string, subs ...string) {
 		if strings.Contains(s, sub) {
 			t.Errorf("%s contains %q:\n%s", what, sub, s)
 		}
+	}
+}
+
+// pullByNumber returns pull request n.
+func pullByNumber(ps []fakegithub.Pull, n int) *fakegithub.Pull {
+	for i := range ps {
+		if ps[i].Number == n {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+// openPulls returns the open pull requests' head branches, sorted.
+func openPulls(e *env, owner, name string) []string {
+	var hs []string
+	for _, p := range e.gh.Pulls(owner, name) {
+		if p.State == "open" {
+			hs = append(hs, p.Head)
+		}
+	}
+	slices.Sort(hs)
+	return hs
+}
+
+// tick ticks the checkbox with the marker's kind and argument in the
+// dashboard, as a person would.
+func (e *env) tick(owner, name, kind, arg string) {
+	e.t.Helper()
+	d := dashboardOf(e, owner, name)
+	if d == nil {
+		e.t.Fatal("no dashboard to tick a box in")
+	}
+	marker := "[ ] " + boxMarker(kind, arg)
+	if !strings.Contains(d.Body, marker) {
+		e.t.Fatalf("dashboard has no box %q:\n%s", marker, d.Body)
+	}
+	e.gh.EditIssueBody(owner, name, d.Number, func(s string) string {
+		return strings.Replace(s, marker, "[x] "+boxMarker(kind, arg), 1)
+	})
+}
+
+// noWrites runs b and fails when the pass wrote anything.
+func (e *env) noWrites(b *Bot, what string) {
+	e.t.Helper()
+	e.gh.ResetCalls()
+	pushes := e.git.Pushes()
+	rep := e.run(b)
+	if w := e.gh.Writes(); w != 0 || rep.Writes() != 0 || e.git.Pushes() != pushes {
+		e.t.Errorf("%s: %d API writes, report %d, %d pushes: %+v", what, w, rep.Writes(), e.git.Pushes()-pushes, e.gh.Calls())
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -19,8 +18,9 @@ import (
 
 // TemplateData is what [RepoConfig.CommitMessage] is executed with.
 type TemplateData struct {
-	// Subject is "example.com/m to v1.2.3" for one update, else
-	// "non-major dependencies" or "<group> group".
+	// Subject is "example.com/m to v1.2.3" for one update, "Go toolchain
+	// to go1.22.3" for the toolchain group, else "non-major
+	// dependencies" or "<group> group".
 	Subject string
 	// Type is the largest update type: "major", "minor" or "patch".
 	Type string
@@ -43,10 +43,16 @@ func templateData(g *group) TemplateData {
 		}
 	}
 	switch {
+	case len(g.Updates) == 1 && g.Updates[0].Kind == gomod.KindToolchain:
+		td.Subject = "Go toolchain to " + g.Updates[0].To
+	case len(g.Updates) == 1 && g.Updates[0].Kind == gomod.KindGo:
+		td.Subject = "go directive to " + g.Updates[0].To
 	case len(g.Updates) == 1:
 		td.Subject = g.Updates[0].NewPath + " to " + g.Updates[0].To
 	case g.Name == defaultGroup:
 		td.Subject = "non-major dependencies"
+	case g.Name == toolchainGroup:
+		td.Subject = "Go toolchain and go directive"
 	default:
 		td.Subject = g.Name + " group"
 	}
@@ -69,15 +75,29 @@ func title(rc *RepoConfig, g *group) (string, error) {
 }
 
 // prMeta is the machine-readable record hidden in a pull request body:
-// what the pull request proposes and on which base commit. A later run
-// compares it with its plan; a closed, unmerged pull request's Updates
-// are ignored from then on.
+// what the pull request proposes, on which base commit, and which commit
+// the bot last pushed. A later run compares it with its plan; a closed,
+// unmerged pull request's Updates are ignored from then on, unless the
+// bot closed it itself (Closed).
 type prMeta struct {
 	V       int            `json:"v"`
 	Group   string         `json:"group"`
 	Base    string         `json:"base"`
 	Updates []gomod.Update `json:"updates"`
+	// Head is the commit the bot last pushed to the branch: the lease of
+	// its next push. A branch head elsewhere has commits by someone
+	// else.
+	Head string `json:"head,omitempty"`
+	// Edited is the branch head at which the bot found commits it did
+	// not push (and said so in a comment); it leaves the branch alone.
+	Edited string `json:"edited,omitempty"`
+	// Closed says why the bot closed the pull request: "applied" or
+	// "superseded" (versions a person did not refuse).
+	Closed string `json:"closed,omitempty"`
 }
+
+// prMetaVersion is the version of prMeta the bot writes.
+const prMetaVersion = 2
 
 const (
 	prMetaTag   = "modgate:pr"
@@ -102,11 +122,28 @@ func readMeta(body, tag string, v any) bool {
 	return false
 }
 
+// replaceMeta replaces the tag's metadata in body with v's (appending it
+// when there is none).
+func replaceMeta(body, tag string, v any) string {
+	done := false
+	out := metaRE.ReplaceAllStringFunc(body, func(s string) string {
+		if m := metaRE.FindStringSubmatch(s); m[1] == tag && !done {
+			done = true
+			return metaComment(tag, v)
+		}
+		return s
+	})
+	if !done {
+		out = strings.TrimRight(out, "\n") + "\n\n" + metaComment(tag, v) + "\n"
+	}
+	return out
+}
+
 func sameUpdates(a, b []gomod.Update) bool {
 	key := func(us []gomod.Update) []string {
 		var out []string
 		for _, u := range us {
-			out = append(out, u.Path+"@"+u.From+">"+u.NewPath+"@"+u.To)
+			out = append(out, u.Key())
 		}
 		slices.Sort(out)
 		return out
@@ -145,11 +182,40 @@ func policyCell(warn []api.Violation) string {
 
 func code(s string) string { return "`" + s + "`" }
 
+// subject names what an update changes, for tables and lists.
+func subject(u gomod.Update) string {
+	switch u.Kind {
+	case gomod.KindToolchain:
+		return "Go toolchain"
+	case gomod.KindGo:
+		return "go directive"
+	}
+	return code(u.Path)
+}
+
 func changeCell(c candidate) string {
-	if c.Major() {
+	switch {
+	case c.Major():
 		return fmt.Sprintf("%s → %s %s (major)", code(c.From), code(c.NewPath), code(c.To))
+	case c.Kind == gomod.KindTransitive:
+		return fmt.Sprintf("%s → %s (%s, not required directly)", code(c.From), code(c.To), c.Type)
 	}
 	return fmt.Sprintf("%s → %s (%s)", code(c.From), code(c.To), c.Type)
+}
+
+func fixesCell(c candidate) string {
+	if len(c.Fixes) == 0 {
+		return "—"
+	}
+	var out []string
+	for _, id := range c.Fixes {
+		out = append(out, advisory(id))
+	}
+	s := strings.Join(out, ", ")
+	if len(c.Unfixed) > 0 {
+		s += " (still affected by " + strings.Join(c.Unfixed, ", ") + ")"
+	}
+	return s
 }
 
 // buildChange is a build-list change with its policy decision.
@@ -165,26 +231,82 @@ type verification struct {
 	Edges   []gomod.Edge
 }
 
+// prInput is what a pull request body shows.
+type prInput struct {
+	Now     time.Time
+	Group   *group
+	Verify  *verification
+	Meta    prMeta
+	GateURL string
+	// Links are the group's updates' links, in order.
+	Links []links
+	// Automerge is the matching automerge rule's description and the
+	// merge method ("" when the pull request is not merged
+	// automatically).
+	Automerge, Method string
+}
+
+// MaxBody bounds a pull request or dashboard body: GitHub refuses more
+// than 65536 characters. Longer bodies lose release notes, the graph,
+// then table rows, in that order.
+const MaxBody = 60000
+
+// bodyParts says how much of a body to render.
+type bodyParts struct {
+	notes, graph bool
+	rows         int // table rows per table; < 0 means all
+}
+
+// fit renders with the most parts that keep the result within max.
+func fit(max int, render func(bodyParts) string) string {
+	tries := []bodyParts{{true, true, -1}, {false, true, -1}, {false, false, -1}, {false, false, 200}, {false, false, 50}, {false, false, 10}}
+	var s string
+	for _, p := range tries {
+		if s = render(p); len(s) <= max {
+			return s
+		}
+	}
+	return s
+}
+
 // prBody renders a pull request description.
-func prBody(now time.Time, g *group, v *verification, meta prMeta, gateURL string) string {
+func prBody(in prInput) string {
+	return fit(MaxBody, func(p bodyParts) string { return renderBody(in, p) })
+}
+
+// rows caps a table's rows, noting the rest.
+func rows(lines []string, n int) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if n >= 0 && i >= n {
+			fmt.Fprintf(&b, "\n… and %d more.\n", len(lines)-n)
+			break
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func renderBody(in prInput, p bodyParts) string {
+	g, v := in.Group, in.Verify
 	var b strings.Builder
 	if g.Security {
 		b.WriteString("**Security update.** ")
 	}
 	fmt.Fprintf(&b, "This pull request updates Go module requirements to versions that the organisation's modgate policy allows. The whole resulting build list was checked against the policy, and the change was verified before the pull request was opened.\n\n")
 	b.WriteString("| Module | Change | Age | Vulnerabilities fixed | Policy |\n| --- | --- | --- | --- | --- |\n")
+	var lines []string
 	for _, c := range g.Updates {
-		fixes := "—"
-		if len(c.Fixes) > 0 {
-			fixes = strings.Join(c.Fixes, ", ")
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", code(c.Path), changeCell(c), age(now, c.Time), fixes, policyCell(c.Warn))
+		lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s |\n", subject(c.Update), changeCell(c), age(in.Now, c.Time), fixesCell(c), policyCell(c.Warn)))
 	}
+	b.WriteString(rows(lines, p.rows))
+	b.WriteString(renderLinks(in, p))
 	b.WriteString("\n### Build list changes\n\n")
 	if len(v.Changes) == 0 {
 		b.WriteString("Minimal version selection changes no module other than those above.\n")
 	} else {
 		b.WriteString("What minimal version selection selects after the update (every added or changed module was checked against the policy):\n\n| Module | Before | After | Policy |\n| --- | --- | --- | --- |\n")
+		lines = nil
 		for _, c := range v.Changes {
 			from, to, pol := "(none)", "(removed)", "—"
 			if c.From != "" {
@@ -194,10 +316,11 @@ func prBody(now time.Time, g *group, v *verification, meta prMeta, gateURL strin
 				to = code(c.To)
 				pol = policyCell(c.Decision.Warn)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(c.Path), from, to, pol)
+			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s |\n", code(c.Path), from, to, pol))
 		}
+		b.WriteString(rows(lines, p.rows))
 	}
-	if graph := mermaid(v); graph != "" {
+	if graph := mermaid(v); graph != "" && p.graph {
 		b.WriteString("\n### What changed\n\n```mermaid\n" + graph + "```\n")
 	}
 	b.WriteString("\n### Verification\n\n")
@@ -208,10 +331,87 @@ func prBody(now time.Time, g *group, v *verification, meta prMeta, gateURL strin
 		}
 		fmt.Fprintf(&b, "- %s %s in %s\n", mark, code(s.Name), code(s.Dir))
 	}
-	fmt.Fprintf(&b, "\nModules were resolved through modgate (%s). Closing this pull request without merging ignores these versions; a later run updates it when newer versions appear or the base branch moves.\n\n", gateURL)
-	b.WriteString(metaComment(prMetaTag, meta))
+	if in.Automerge != "" {
+		fmt.Fprintf(&b, "\n**Automerge:** modgate merges this pull request (%s) once its required checks pass (rule: %s).\n", in.Method, in.Automerge)
+	}
+	fmt.Fprintf(&b, "\nModules were resolved through modgate (%s). Closing this pull request without merging ignores these versions; a later run updates it when newer versions appear or the base branch moves. modgate stops updating this branch once someone else pushes to it.\n\n", in.GateURL)
+	b.WriteString("- [ ] " + boxMarker(boxRebase, "") + " Rebuild this branch from the base branch on the next run (discarding commits modgate did not push).\n\n")
+	b.WriteString(metaComment(prMetaTag, in.Meta))
 	b.WriteString("\n")
 	return b.String()
+}
+
+// renderLinks renders the "Release notes and advisories" section.
+func renderLinks(in prInput, p bodyParts) string {
+	var b strings.Builder
+	started := false
+	for i, c := range in.Group.Updates {
+		if i >= len(in.Links) {
+			break
+		}
+		l := in.Links[i]
+		var parts []string
+		if l.Compare != "" {
+			parts = append(parts, fmt.Sprintf("[compare %s…%s](%s)", c.From, c.To, l.Compare))
+		} else if l.Repo != "" {
+			parts = append(parts, fmt.Sprintf("[source](%s)", l.Repo))
+		}
+		var rels []string
+		for j, r := range l.Releases {
+			if j == 10 {
+				rels = append(rels, fmt.Sprintf("and %d more", len(l.Releases)-10))
+				break
+			}
+			rels = append(rels, fmt.Sprintf("[%s](%s)", r.Tag, r.URL))
+		}
+		if len(rels) > 0 {
+			parts = append(parts, "release notes: "+strings.Join(rels, ", "))
+		} else if l.ReleaseNotes != "" {
+			parts = append(parts, fmt.Sprintf("[release notes](%s)", l.ReleaseNotes))
+		}
+		if len(c.Fixes) > 0 {
+			var adv []string
+			for _, id := range append(slices.Clone(c.Fixes), c.Unfixed...) {
+				if id != unnamedVuln {
+					adv = append(adv, advisory(id))
+				}
+			}
+			if len(adv) > 0 {
+				parts = append(parts, "advisories: "+strings.Join(adv, ", "))
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		if !started {
+			b.WriteString("\n### Release notes and advisories\n\n")
+			started = true
+		}
+		fmt.Fprintf(&b, "- %s %s → %s: %s\n", subject(c.Update), code(c.From), code(c.To), strings.Join(parts, " · "))
+		if p.notes {
+			for j, r := range l.Releases {
+				if j == 3 || strings.TrimSpace(r.Body) == "" {
+					break
+				}
+				notes := strings.TrimSpace(r.Body)
+				if len(notes) > 2000 {
+					notes = notes[:2000] + "\n\n… (truncated)"
+				}
+				fmt.Fprintf(&b, "\n  <details><summary>%s</summary>\n\n%s\n\n  </details>\n\n", r.Tag, indent(quoteNotes(notes), "  "))
+			}
+		}
+	}
+	return b.String()
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = by + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // mermaid draws who requires each added or changed module.
@@ -258,7 +458,8 @@ func mermaid(v *verification) string {
 }
 
 // failure is a group that failed verification or policy, remembered on
-// the dashboard so an identical attempt is not repeated.
+// the dashboard so an identical attempt is not repeated (until someone
+// ticks its retry box).
 type failure struct {
 	Key    string         `json:"key"`
 	Why    string         `json:"why"`
@@ -271,133 +472,9 @@ type failure struct {
 func failureKey(base string, us []gomod.Update) string {
 	var parts []string
 	for _, u := range us {
-		parts = append(parts, u.Path+"@"+u.From+">"+u.NewPath+"@"+u.To)
+		parts = append(parts, u.Key())
 	}
 	slices.Sort(parts)
 	h := sha256.Sum256([]byte(base + "\n" + strings.Join(parts, "\n")))
 	return hex.EncodeToString(h[:8])
-}
-
-// dashMeta is the dashboard issue's hidden state: it caches what closed
-// pull requests said (so only newer ones are read) and failed attempts.
-type dashMeta struct {
-	V int `json:"v"`
-	// ClosedScan is the update time of the newest closed pull request
-	// already read.
-	ClosedScan time.Time        `json:"closed_scan,omitzero"`
-	Ignored    []ignoredVersion `json:"ignored,omitempty"`
-	Failed     []failure        `json:"failed,omitempty"`
-}
-
-// dashboard is what the dashboard issue shows.
-type dashboard struct {
-	Open     []prLine
-	Pending  []refusal
-	Refused  []refusal
-	Failed   []failure
-	Ignored  []ignoredVersion
-	Notes    []string
-	Errors   []string
-	Meta     dashMeta
-	Disabled bool
-}
-
-type prLine struct {
-	Number int
-	Title  string
-}
-
-// empty reports whether there is nothing worth a new dashboard issue.
-func (d *dashboard) empty() bool {
-	return len(d.Open) == 0 && len(d.Pending) == 0 && len(d.Refused) == 0 && len(d.Failed) == 0 &&
-		len(d.Ignored) == 0 && len(d.Errors) == 0
-}
-
-const dashboardTitle = "Dependency dashboard (modgate)"
-
-// DashboardLabel marks the dashboard issue.
-const DashboardLabel = "modgate-dashboard"
-
-func (d *dashboard) render() string {
-	var b strings.Builder
-	b.WriteString("This issue lists the Go module updates modgate's bot found for this repository, and why some are not proposed. The bot keeps it up to date; edit `.github/modgate.yaml` to change its behaviour.\n")
-	section := func(title string, lines []string) {
-		if len(lines) == 0 {
-			return
-		}
-		b.WriteString("\n## " + title + "\n\n")
-		for _, l := range lines {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	var lines []string
-	for _, p := range d.Open {
-		lines = append(lines, fmt.Sprintf("#%d %s", p.Number, p.Title))
-	}
-	section("Open pull requests", lines)
-	lines = nil
-	for _, r := range d.Pending {
-		lines = append(lines, fmt.Sprintf("%s %s → %s: %s", code(r.Path), code(r.From), code(r.Version), r.Reason))
-	}
-	section("Pending", lines)
-	lines = nil
-	for _, r := range d.Refused {
-		lines = append(lines, fmt.Sprintf("%s %s: %s", code(r.Path), code(r.Version), oneLine(r.Reason)))
-	}
-	section("Refused by policy", lines)
-	lines = nil
-	for _, f := range d.Failed {
-		var us []string
-		for _, u := range f.Update {
-			us = append(us, code(u.NewPath+"@"+u.To))
-		}
-		lines = append(lines, fmt.Sprintf("%s (%s): %s", strings.Join(us, ", "), f.Why, oneLine(f.Reason)))
-	}
-	section("Failed verification or policy", lines)
-	lines = nil
-	for _, i := range d.Ignored {
-		lines = append(lines, fmt.Sprintf("%s %s: %s", code(i.Path), code(i.Version), i.Reason))
-	}
-	section("Ignored", lines)
-	section("Notes", d.Notes)
-	section("Errors", d.Errors)
-	b.WriteString("\n" + metaComment(dashMetaTag, d.Meta) + "\n")
-	return b.String()
-}
-
-// oneLine keeps a reason to one line of bounded length for lists.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 600 {
-		s = s[:600] + "…"
-	}
-	return s
-}
-
-func sortRefusals(rs []refusal) {
-	sort.Slice(rs, func(i, j int) bool {
-		if rs[i].Path != rs[j].Path {
-			return rs[i].Path < rs[j].Path
-		}
-		return rs[i].Version < rs[j].Version
-	})
-}
-
-func sortIgnored(is []ignoredVersion) []ignoredVersion {
-	seen := map[string]bool{}
-	var out []ignoredVersion
-	for _, i := range is {
-		k := i.Path + "@" + i.Version
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, i)
-		}
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Path != out[b].Path {
-			return out[a].Path < out[b].Path
-		}
-		return out[a].Version < out[b].Version
-	})
-	return out
 }

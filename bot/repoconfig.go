@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -56,6 +57,79 @@ type RepoConfig struct {
 	Indirect *bool `yaml:"indirect"`
 	// Dashboard keeps a dependency dashboard issue. Nil means true.
 	Dashboard *bool `yaml:"dashboard"`
+	// Security says how security fixes are proposed.
+	Security SecurityConfig `yaml:"security"`
+	// Toolchain also updates toolchain directives to the newest Go
+	// release modgate allows (the golang.org/toolchain module, decided by
+	// the policy). Nil means false.
+	Toolchain *bool `yaml:"toolchain"`
+	// GoDirective also raises go directives to that release's language
+	// version (which raises the minimum Go version of the module's
+	// users). Nil means false.
+	GoDirective *bool `yaml:"go_directive"`
+	// Automerge merges the bot's pull requests once their checks pass.
+	Automerge Automerge `yaml:"automerge"`
+	// RequireApproval lists update types ("major", "minor", "patch")
+	// proposed only after someone ticks their box on the dashboard.
+	// Security fixes never wait. Empty means none.
+	RequireApproval []string `yaml:"require_approval"`
+}
+
+// SecurityConfig says how security fixes are proposed.
+type SecurityConfig struct {
+	// Strategy picks the version: "lowest", the smallest allowed
+	// version that fixes the vulnerabilities, or "highest", the newest
+	// allowed one on the same major version that does. Either way the
+	// version fixing the most of them wins. Empty means lowest.
+	Strategy string `yaml:"strategy"`
+	// Grouped puts a fix into its module's group (non-major or a
+	// configured group, which then is a security update) instead of a
+	// pull request of its own. Nil means false.
+	Grouped *bool `yaml:"grouped"`
+	// Labels are added to security fixes besides Labels. Nil means
+	// [security].
+	Labels []string `yaml:"labels"`
+}
+
+func (s SecurityConfig) strategy() string {
+	if s.Strategy == "" {
+		return fixLowest
+	}
+	return s.Strategy
+}
+
+func (s SecurityConfig) labels() []string {
+	if s.Labels == nil {
+		return []string{"security"}
+	}
+	return s.Labels
+}
+
+// Automerge selects the pull requests the bot merges itself.
+type Automerge struct {
+	// Rules select them: a pull request is merged automatically when
+	// every update in it matches a rule. Empty means none is.
+	Rules []AutomergeRule `yaml:"rules"`
+	// Method is "squash", "merge" or "rebase". Empty means squash.
+	Method string `yaml:"method"`
+	// RequiredChecks must pass besides the checks the base branch's
+	// protection and rulesets require. When neither names a check,
+	// every check reported on the pull request must pass and there must
+	// be one besides the bot's own modgate/verify (list modgate/verify
+	// here to rely on the bot's verification alone).
+	RequiredChecks []string `yaml:"required_checks"`
+}
+
+// AutomergeRule matches updates to merge automatically.
+type AutomergeRule struct {
+	// Match lists module path patterns (as in [Group.Match];
+	// golang.org/toolchain for toolchain and go directive updates).
+	// Empty means any module.
+	Match []string `yaml:"match"`
+	// Types lists update types. Empty means any.
+	Types []string `yaml:"types"`
+	// Security matches security fixes only. False means any update.
+	Security bool `yaml:"security"`
 }
 
 // DefaultCommitMessage is a semantic commit message: fix(deps) for
@@ -199,6 +273,34 @@ func (c *RepoConfig) Validate() error {
 			bad("commit_message", "%w", err)
 		}
 	}
+	switch c.Security.Strategy {
+	case "", fixLowest, fixHighest:
+	default:
+		bad("security.strategy", "unknown strategy %q (want lowest or highest)", c.Security.Strategy)
+	}
+	for i, l := range c.Security.Labels {
+		if strings.TrimSpace(l) == "" {
+			bad(fmt.Sprintf("security.labels[%d]", i), "empty label")
+		}
+	}
+	switch c.Automerge.Method {
+	case "", "merge", "squash", "rebase":
+	default:
+		bad("automerge.method", "unknown merge method %q (want squash, merge or rebase)", c.Automerge.Method)
+	}
+	for i, r := range c.Automerge.Rules {
+		field := fmt.Sprintf("automerge.rules[%d]", i)
+		for j, p := range r.Match {
+			errs = append(errs, checkPattern(fmt.Sprintf("%s.match[%d]", field, j), p)...)
+		}
+		errs = append(errs, checkTypes(field+".types", r.Types)...)
+	}
+	for i, ch := range c.Automerge.RequiredChecks {
+		if strings.TrimSpace(ch) == "" {
+			bad(fmt.Sprintf("automerge.required_checks[%d]", i), "empty check name")
+		}
+	}
+	errs = append(errs, checkTypes("require_approval", c.RequireApproval)...)
 	return errors.Join(errs...)
 }
 
@@ -336,6 +438,33 @@ func (c RepoConfig) merge(def RepoConfig) RepoConfig {
 	if out.Dashboard == nil {
 		out.Dashboard = def.Dashboard
 	}
+	if out.Security.Strategy == "" {
+		out.Security.Strategy = def.Security.Strategy
+	}
+	if out.Security.Grouped == nil {
+		out.Security.Grouped = def.Security.Grouped
+	}
+	if out.Security.Labels == nil {
+		out.Security.Labels = def.Security.Labels
+	}
+	if out.Toolchain == nil {
+		out.Toolchain = def.Toolchain
+	}
+	if out.GoDirective == nil {
+		out.GoDirective = def.GoDirective
+	}
+	if out.Automerge.Rules == nil {
+		out.Automerge.Rules = def.Automerge.Rules
+	}
+	if out.Automerge.Method == "" {
+		out.Automerge.Method = def.Automerge.Method
+	}
+	if out.Automerge.RequiredChecks == nil {
+		out.Automerge.RequiredChecks = def.Automerge.RequiredChecks
+	}
+	if out.RequireApproval == nil {
+		out.RequireApproval = def.RequireApproval
+	}
 	out.Disabled = c.Disabled || def.Disabled
 	return out
 }
@@ -401,4 +530,66 @@ func intOr(p *int, def int) int {
 		return def
 	}
 	return *p
+}
+
+// automerge returns the index of the first rule matching every update of
+// g, or -1 when g is not merged automatically.
+func (c *RepoConfig) automerge(g *group) int {
+	if len(g.Updates) == 0 {
+		return -1
+	}
+	for i, r := range c.Automerge.Rules {
+		if !slices.ContainsFunc(g.Updates, func(u candidate) bool { return !r.matches(u) }) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r AutomergeRule) matches(c candidate) bool {
+	if r.Security && !c.security() {
+		return false
+	}
+	if len(r.Types) > 0 && !slices.Contains(r.Types, c.Type) {
+		return false
+	}
+	if len(r.Match) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(r.Match, func(p string) bool {
+		return slices.ContainsFunc(c.matchNames(), func(n string) bool { return matchPattern(p, n) })
+	})
+}
+
+// String describes the rule for pull request bodies.
+func (r AutomergeRule) String() string {
+	var parts []string
+	if r.Security {
+		parts = append(parts, "security fixes")
+	}
+	if len(r.Types) > 0 {
+		parts = append(parts, strings.Join(r.Types, "/")+" updates")
+	}
+	if len(r.Match) > 0 {
+		parts = append(parts, "of "+strings.Join(r.Match, ", "))
+	}
+	if len(parts) == 0 {
+		return "any update"
+	}
+	return strings.Join(parts, " ")
+}
+
+func (c *RepoConfig) mergeMethod() string {
+	if c.Automerge.Method == "" {
+		return "squash"
+	}
+	return c.Automerge.Method
+}
+
+// needsApproval reports whether g waits for a dashboard approval.
+func (c *RepoConfig) needsApproval(g *group) bool {
+	if g.Security || len(c.RequireApproval) == 0 {
+		return false
+	}
+	return slices.ContainsFunc(g.Updates, func(u candidate) bool { return slices.Contains(c.RequireApproval, u.Type) })
 }

@@ -43,11 +43,13 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("planned writes = %d, want 3 (two pull requests and the dashboard)", rep.Writes())
 	}
 	mustContain(t, "dry-run output", out.String(),
-		"acme/svc: would open modgate/example.com-vulnlib: fix(deps): update example.com/vulnlib to v1.1.0",
+		"acme/svc: would open modgate/example.com-vulnlib: fix(deps): update example.com/vulnlib to v1.0.1",
 		"acme/svc: would open modgate/non-major: chore(deps): update non-major dependencies",
 		"acme/svc: would create dashboard",
-		"----- body -----", "| `example.com/vulnlib` | `v1.0.0` → `v1.1.0` (minor) |",
-		"refused modgate/example.com-hello-v2: verification")
+		"----- body -----", "| `example.com/vulnlib` | `v1.0.0` → `v1.0.1` (patch) |", "----- diff -----", "+\texample.com/vulnlib v1.0.1",
+		"refused modgate/example.com-hello-v2: verification",
+		"- `modgate/non-major` (to be opened) chore(deps): update non-major dependencies")
+	mustNotContain(t, "dry-run output", out.String(), "#0", "b/svc differ") // no placeholder numbers, no built executable
 	t.Log(out.String())
 }
 

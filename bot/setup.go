@@ -63,9 +63,32 @@ func New(cfg Config, getenv func(string) string, env []string) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &Bot{Config: cfg, Forge: gh, Gate: gate(cfg, getenv), Env: env}, nil
+}
+
+func gate(cfg Config, getenv func(string) string) *api.Client {
 	gc := &api.Client{URL: cfg.Modgate.URL}
 	if cfg.Modgate.TokenEnv != "" {
 		gc.Header = http.Header{"Authorization": {"Bearer " + getenv(cfg.Modgate.TokenEnv)}}
 	}
-	return &Bot{Config: cfg, Forge: gh, Gate: gc, Env: env}, nil
+	return gc
+}
+
+// NewLocal builds a dry-running Bot for the git checkout dir, without a
+// code host: it plans against the checkout's HEAD commit as if it were a
+// repository's default branch with no pull requests, and prints the pull
+// requests (titles, bodies, diffs) and the dashboard it would write. The
+// repositories, organisation and GitHub settings of cfg are not used;
+// cfg.Modgate.URL is required.
+func NewLocal(cfg Config, dir string, getenv func(string) string, env []string) (*Bot, error) {
+	l := &forge.Local{Dir: dir}
+	name, err := l.Name()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Repositories, cfg.Organization = []string{name}, OrgConfig{}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Bot{Config: cfg, Forge: l, Gate: gate(cfg, getenv), Env: env, DryRun: true}, nil
 }

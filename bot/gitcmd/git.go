@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Git runs git commands.
@@ -27,6 +28,8 @@ type Git struct {
 	// Name and Email sign the bot's commits. Empty means "modgate-bot"
 	// and "modgate-bot@users.noreply.invalid".
 	Name, Email string
+	// Now dates the bot's commits. Nil means git's own clock.
+	Now func() time.Time
 }
 
 // Error is a failed git command with its output.
@@ -66,6 +69,10 @@ func (g *Git) env() []string {
 		"GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email,
 		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email,
 	)
+	if g.Now != nil {
+		d := g.Now().Format(time.RFC3339)
+		out = append(out, "GIT_AUTHOR_DATE="+d, "GIT_COMMITTER_DATE="+d)
+	}
 	cfg := [][2]string{{"init.defaultBranch", "main"}, {"advice.detachedHead", "false"}, {"commit.gpgSign", "false"}}
 	if g.Token != "" {
 		auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + g.Token))

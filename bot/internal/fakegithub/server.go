@@ -153,6 +153,7 @@ type Server struct {
 	faults    []*Fault
 	errs      []string
 	remaining int // X-RateLimit-Remaining of the next reply
+	hooks     map[string][]func()
 }
 
 // rateLimit is the primary limit the fake reports.
@@ -229,6 +230,18 @@ func (s *Server) Writes() int {
 		}
 	}
 	return n
+}
+
+// Before runs f once, after the next call of op is answered and before
+// the reply is sent: a test's way to act between the bot's read and its
+// next step (a push racing the bot, say).
+func (s *Server) Before(op string, f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hooks == nil {
+		s.hooks = map[string][]func(){}
+	}
+	s.hooks[op] = append(s.hooks[op], f)
 }
 
 // AddFault injects a fault.
@@ -429,6 +442,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.rateHeaders(rep.header)
 	data := s.complete(route, op, rep)
+	s.mu.Lock()
+	var hook func()
+	if hs := s.hooks[op]; len(hs) > 0 {
+		hook, s.hooks[op] = hs[0], hs[1:]
+	}
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rep.status, Header: rep.header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
 	out.SetBodyBytes(data)
