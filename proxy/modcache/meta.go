@@ -169,10 +169,10 @@ func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*met
 		e = c.loadMeta(ctx, key, r.kind)
 	}
 	now := c.now()
-	if maxAge >= 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.fetcherFor(r.mod) != nil {
+	if maxAge >= 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.sourceFor(r.mod) != nil {
 		return c.refreshMeta(ctx, r, key)
 	}
-	if e != nil && (now.Sub(e.Fetched) < c.listTTL() || c.fetcherFor(r.mod) == nil) {
+	if e != nil && (now.Sub(e.Fetched) < c.listTTL() || c.sourceFor(r.mod) == nil) {
 		c.Metrics.cacheResult(r.kind, "hit")
 		return e, nil
 	}
@@ -188,6 +188,10 @@ func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*met
 	return c.refreshMeta(ctx, r, key)
 }
 
+// maxMetaRecord bounds a stored metadata record when read back: a list
+// (16 MiB at most upstream) in JSON with its fetch times.
+const maxMetaRecord = 64 << 20
+
 func (c *Cache) loadMeta(ctx context.Context, key string, kind Kind) *metaEntry {
 	b, err := c.Store.Get(ctx, key)
 	if err != nil {
@@ -195,7 +199,7 @@ func (c *Cache) loadMeta(ctx context.Context, key string, kind Kind) *metaEntry 
 	}
 	defer b.Close()
 	var e metaEntry
-	if err := json.NewDecoder(io.LimitReader(b, maxList*2)).Decode(&e); err != nil {
+	if err := json.NewDecoder(io.LimitReader(b, maxMetaRecord)).Decode(&e); err != nil {
 		return nil
 	}
 	if kind == KindList {
@@ -372,7 +376,7 @@ func (c *Cache) ReadRecord(ctx context.Context, mod, name string) ([]byte, error
 		return nil, err
 	}
 	defer b.Close()
-	return io.ReadAll(io.LimitReader(b, maxList*4))
+	return io.ReadAll(io.LimitReader(b, maxMetaRecord))
 }
 
 // WriteRecord atomically replaces the module-level record name.
