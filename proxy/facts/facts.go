@@ -370,6 +370,11 @@ func (s *Service) latestIgnoringRetractions(ctx context.Context, m *Module) (str
 		return releases[len(releases)-1], nil
 	case len(pre) > 0:
 		return pre[len(pre)-1], nil
+	case m.Unlisted != nil:
+		// The source does not know the module: like the go command,
+		// which stops when the list is not found, do not ask @latest
+		// (that would double the upstream requests for unknown paths).
+		return "", nil
 	}
 	info, err := s.sourceLatest(ctx, m)
 	if err != nil || info == nil {
