@@ -149,7 +149,11 @@ func (c *Client) getHTTP(ctx context.Context, i int, rel string, class Class) (*
 	case <-ctx.Done():
 		return nil, &Error{URL: redact(base + "/" + rel), Err: ctx.Err()}
 	}
-	return c.do(ctx, base+"/"+rel, class, func() { <-sem })
+	resp, err := c.do(ctx, base+"/"+rel, class, func() { <-sem })
+	if err != nil {
+		<-sem // do releases the slot only with a body it returns
+	}
+	return resp, err
 }
 
 // buffer is a Sink collecting an answer in memory.

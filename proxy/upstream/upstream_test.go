@@ -290,3 +290,20 @@ func TestFileUpstream(t *testing.T) {
 		t.Errorf("missing file = %v, want not found", err)
 	}
 }
+
+// TestFailuresReleaseSlots checks that failed fetches give their
+// concurrency slot back: more failures than slots must not block.
+func TestFailuresReleaseSlots(t *testing.T) {
+	missing, _ := statusServer(t, 404, "not here")
+	broken, _ := statusServer(t, 503, "down")
+	for _, s := range []*httptest.Server{missing, broken} {
+		c := &Client{Entries: []Entry{{URL: s.URL}}, MaxConcurrent: 2, Retries: -1}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for i := range 10 {
+			if _, err := c.List(ctx, "example.com/a"); err == nil || ctx.Err() != nil {
+				t.Fatalf("fetch %d from %s: %v (context: %v); a slot leaked", i, s.URL, err, ctx.Err())
+			}
+		}
+		cancel()
+	}
+}
