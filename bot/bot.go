@@ -11,10 +11,10 @@
 //     (closed without merging = those versions are ignored) and the
 //     dashboard issue, all through the REST API: the bot keeps no local
 //     state;
-//  3. plan: for each requirement ask modgate's GOPROXY endpoints for newer
-//     versions (same major and the next major path), drop retracted,
-//     pre-release and pseudo versions, and ask the decision API why the
-//     rest may or may not be used;
+//  3. plan: for each requirement ask the decision API's module endpoint
+//     for the newer listed versions (same major and the next major path)
+//     with modgate's facts and verdict on each, and drop retracted and
+//     pre-release versions;
 //  4. group (security fixes first and exempt from limits, non-major
 //     updates together, majors alone), then for each group apply and
 //     verify in a sandbox copy, check the build-list diff against the
@@ -23,7 +23,8 @@
 //  5. rewrite the dashboard issue when its content changed.
 //
 // A pass with nothing new makes no writes at all. The bot talks to
-// modgate only over HTTP (package gate) and never evaluates policy
+// modgate only over HTTP (the decision API's client, package proxy/api,
+// and modgate as the go command's GOPROXY) and never evaluates policy
 // itself.
 package bot
 

@@ -59,7 +59,7 @@ const (
 // Config enforces only the vulnerabilities and retracted rules (and warns
 // about deprecated modules); every other rule is inert until configured.
 // Rego rules read the normalized form of this struct at
-// data.modgate.config (see the repository README).
+// data.modgate.config (see docs/policy.md).
 type Config struct {
 	// Mode is the global mode, enforce or audit. "" means enforce.
 	Mode Mode `yaml:"mode"`
