@@ -155,8 +155,13 @@ type Module struct {
 	loaded  time.Time      // when these facts were computed
 }
 
+// ListFetched is when the source last answered the list these facts come
+// from; zero when the source has no list for the module.
+func (m *Module) ListFetched() time.Time { return m.list.Fetched }
+
 // Retracted reports whether v is retracted by the module's latest go.mod
 // and the directive's rationale.
+
 func (m *Module) Retracted(v string) (bool, string) {
 	for _, r := range m.Retract {
 		if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -127,6 +128,9 @@ func (c *Cache) fetchArtifact(ctx context.Context, src Source, r ref) error {
 	n, err := c.download(ctx, src, r, tmp)
 	c.noteUpstream(err)
 	c.Metrics.fetched(n)
+	if se := scratchError(err, name, "write scratch file"); se != nil {
+		return se
+	}
 	if err != nil {
 		c.Metrics.upstreamResult(r.kind, resultOf(err))
 		return &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: err}
@@ -141,6 +145,9 @@ func (c *Cache) fetchArtifact(ctx context.Context, src Source, r ref) error {
 	}
 	fr := FileRecord{Size: n, SHA256: sum, Committed: c.now().UTC().Truncate(time.Second)}
 	if err := c.verify(ctx, r, name, &fr); err != nil {
+		if se := scratchError(err, name, "read scratch file"); se != nil {
+			return se
+		}
 		return err
 	}
 	if err := c.files.commit(ctx, r.ep, r.ev, r.kind, name, fr); err != nil {
@@ -148,6 +155,18 @@ func (c *Cache) fetchArtifact(ctx context.Context, src Source, r ref) error {
 	}
 	committed = true
 	c.logger().Debug("cached", "module", r.mod, "version", r.ver, "kind", r.kind, "bytes", n)
+	return nil
+}
+
+// scratchError returns err as a *StorageError if it is a failure of the
+// scratch file name itself (a full disk, say) rather than of the source
+// or the content, else nil. Such errors name a server path, which must
+// reach only the log.
+func scratchError(err error, name, op string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == name {
+		return &StorageError{Op: op, Err: pe}
+	}
 	return nil
 }
 

@@ -60,6 +60,12 @@ type List struct {
 	Fetched time.Time
 }
 
+// FreshFor returns how much longer an answer the source gave at fetched
+// is fresh (the list TTL less its age); zero or less means it is stale.
+func (c *Cache) FreshFor(fetched time.Time) time.Duration {
+	return c.listTTL() - c.now().Sub(fetched)
+}
+
 // List returns the module's @v/list: fresh from the cache, stale while a
 // background refresh runs, or fetched now. When the source fails and an
 // older answer exists, that answer is served (stale-if-error). Invalid

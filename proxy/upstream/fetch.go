@@ -53,11 +53,11 @@ func (c *Client) Fetch(ctx context.Context, rel string, class Class, limit int64
 			return n, nil
 		}
 		last = err
-		if ctx.Err() != nil {
-			return 0, err
-		}
 		var ue *Error
-		if errors.As(err, &ue) && ue.NotFound() || e.FallbackOnError {
+		if ctx.Err() != nil || !errors.As(err, &ue) {
+			return 0, err // cancelled, or the sink failed
+		}
+		if ue.NotFound() || e.FallbackOnError {
 			if rerr := sink.Reset(); rerr != nil {
 				return 0, rerr
 			}
@@ -123,8 +123,13 @@ func (c *Client) fetchOnce(ctx context.Context, i int, rel string, class Class, 
 		return 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(sink, io.LimitReader(resp.Body, limit+1))
+	sw := &sinkWriter{w: sink}
+	n, err := io.Copy(sw, io.LimitReader(resp.Body, limit+1))
 	switch {
+	case sw.err != nil:
+		// The destination failed (a full disk): not the upstream's
+		// fault, and retrying would fail alike.
+		return n, sw.err
 	case err != nil:
 		var ue *Error
 		if errors.As(err, &ue) {
@@ -154,6 +159,21 @@ func (c *Client) getHTTP(ctx context.Context, i int, rel string, class Class) (*
 		<-sem // do releases the slot only with a body it returns
 	}
 	return resp, err
+}
+
+// sinkWriter remembers the sink's own write error, to tell it from a
+// failure reading the body.
+type sinkWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // buffer is a Sink collecting an answer in memory.

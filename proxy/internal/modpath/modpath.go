@@ -9,6 +9,9 @@
 package modpath
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -94,14 +97,46 @@ func UnescapeVersion(esc string) (string, error) {
 	return module.UnescapeVersion(esc)
 }
 
+// Storage names are built from escaped paths and versions, so their
+// lengths are bounded by what file systems allow in one name (255 bytes),
+// less room for the longest suffix (".commit"). The go command has no
+// such bound, but no real module comes near it.
+const (
+	MaxElem    = 240 // bytes in one escaped path element
+	MaxVersion = 240 // bytes in an escaped version
+)
+
+// ErrTooLong is wrapped by errors for paths or versions over the bounds.
+var ErrTooLong = errors.New("too long")
+
+// CheckLengths checks an escaped path and version against the bounds.
+func CheckLengths(escPath, escVersion string) error {
+	if len(escVersion) > MaxVersion {
+		return fmt.Errorf("version %w: %d bytes escaped, at most %d", ErrTooLong, len(escVersion), MaxVersion)
+	}
+	for len(escPath) > MaxElem {
+		elem, rest, _ := strings.Cut(escPath, "/")
+		if len(elem) > MaxElem {
+			return fmt.Errorf("module path element %w: %d bytes escaped, at most %d", ErrTooLong, len(elem), MaxElem)
+		}
+		escPath = rest
+	}
+	return nil
+}
+
 // Escape returns the escaped forms of a module path and an optional
-// version.
+// version, which must be within the length bounds.
 func (c *Checks) Escape(mod, version string) (escPath, escVersion string, err error) {
 	if escPath, err = c.EscapePath(mod); err != nil {
 		return "", "", err
 	}
 	if version != "" {
-		escVersion, err = EscapeVersion(version)
+		if escVersion, err = EscapeVersion(version); err != nil {
+			return "", "", err
+		}
 	}
-	return escPath, escVersion, err
+	if err := CheckLengths(escPath, escVersion); err != nil {
+		return "", "", err
+	}
+	return escPath, escVersion, nil
 }
