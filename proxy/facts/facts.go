@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modgate/modgate/internal/lru"
+
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -89,18 +91,18 @@ type Service struct {
 
 	once    sync.Once
 	loads   singleflight.Group
-	mu      sync.RWMutex // protects modules
-	modules map[string]*Module
+	modules *lru.Cache[string, *Module]
 	seen    seenBook
 }
 
-// maxModules bounds the modules whose facts are held in memory; past it
-// the map starts over (facts reload from the cache on demand).
+// maxModules bounds the modules whose facts are held in memory; evicted
+// ones reload from the cache on demand.
 const maxModules = 50000
 
 func (s *Service) init() {
 	s.once.Do(func() {
-		s.modules = make(map[string]*Module)
+		s.modules = lru.New[string, *Module](maxModules)
+		s.seen.recs = lru.New[string, *seenRecord](maxModules)
 		if s.LicenseCache == nil {
 			s.LicenseCache = &license.Cache{}
 		}
@@ -230,9 +232,7 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	m := s.modules[path]
-	s.mu.RUnlock()
+	m, _ := s.modules.Get(path)
 	if m != nil && m.list == l && (m.Listed || s.now().Sub(m.loaded) < untaggedTTL) {
 		return m, nil
 	}
@@ -244,12 +244,7 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.mu.Lock()
-		if len(s.modules) >= maxModules {
-			s.modules = make(map[string]*Module)
-		}
-		s.modules[path] = m
-		s.mu.Unlock()
+		s.modules.Put(path, m)
 		return m, nil
 	})
 	if err != nil {
@@ -262,9 +257,8 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 // decision on it would not wait for the source.
 func (s *Service) Loaded(path string) bool {
 	s.init()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.modules[path] != nil
+	_, ok := s.modules.Get(path)
+	return ok
 }
 
 // noList stands for the list of a module the source does not list.

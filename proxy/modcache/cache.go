@@ -125,8 +125,8 @@ type Cache struct {
 func (c *Cache) init() {
 	c.once.Do(func() {
 		c.files = newArtifactCache(c.Store)
-		c.meta = &metaCache{entries: make(map[string]*metaEntry)}
-		c.negative = &negativeCache{m: make(map[string]time.Time)}
+		c.meta = newMetaCache()
+		c.negative = newNegativeCache()
 		c.scratch = scratchFunc(c.Store)
 	})
 }

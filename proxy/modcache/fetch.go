@@ -10,8 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/lru"
 
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/storage"
@@ -312,29 +313,26 @@ func (c *Cache) fetchMeta(ctx context.Context, r ref) ([]byte, error) {
 // negativeCache remembers not-found answers briefly: the go command probes
 // every path prefix of a package's import path.
 type negativeCache struct {
-	mu sync.Mutex // protects m
-	m  map[string]time.Time
+	m *lru.Cache[string, time.Time] // key -> expiry
+}
+
+// maxNegative bounds the remembered not-found answers.
+const maxNegative = 100000
+
+func newNegativeCache() *negativeCache {
+	return &negativeCache{m: lru.New[string, time.Time](maxNegative)}
 }
 
 func (n *negativeCache) has(key string, now time.Time) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	exp, ok := n.m[key]
+	exp, ok := n.m.Get(key)
 	if ok && now.After(exp) {
-		delete(n.m, key)
+		n.m.Delete(key)
 		return false
 	}
 	return ok
 }
 
-func (n *negativeCache) add(key string, exp time.Time) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.m) > 100000 {
-		n.m = make(map[string]time.Time)
-	}
-	n.m[key] = exp
-}
+func (n *negativeCache) add(key string, exp time.Time) { n.m.Put(key, exp) }
 
 // versionsOf parses a list body into versions, ignoring junk lines.
 func versionsOf(body []byte) []string {

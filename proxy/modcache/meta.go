@@ -7,8 +7,9 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/lru"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -28,28 +29,23 @@ type metaEntry struct {
 // metaCache holds list and @latest answers in memory; storage keeps them
 // across restarts so they can be served stale when the upstream is down.
 type metaCache struct {
-	mu      sync.RWMutex // protects entries
-	entries map[string]*metaEntry
+	entries *lru.Cache[string, *metaEntry]
 }
 
-// maxMetaEntries bounds the in-memory metadata; past it the map starts
-// over and entries reload from storage on demand.
+// maxMetaEntries bounds the in-memory metadata; entries evicted reload
+// from storage on demand.
 const maxMetaEntries = 200000
 
-func (m *metaCache) get(key string) *metaEntry {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.entries[key]
+func newMetaCache() *metaCache {
+	return &metaCache{entries: lru.New[string, *metaEntry](maxMetaEntries)}
 }
 
-func (m *metaCache) put(key string, e *metaEntry) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.entries) > maxMetaEntries {
-		m.entries = make(map[string]*metaEntry)
-	}
-	m.entries[key] = e
+func (m *metaCache) get(key string) *metaEntry {
+	e, _ := m.entries.Get(key)
+	return e
 }
+
+func (m *metaCache) put(key string, e *metaEntry) { m.entries.Put(key, e) }
 
 // List is a module's version list as the cache holds it.
 type List struct {

@@ -17,17 +17,23 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/modgate/modgate/internal/lru"
 )
 
-// maxRemembered bounds the memory of checked paths; past it the set
-// starts over (entries are cheap to recompute).
+// maxRemembered bounds the memory of checked paths (evicted ones are
+// cheap to check again).
 const maxRemembered = 100000
 
 // Checks remembers module paths that passed module.CheckPath. The zero
 // value is ready to use and safe for concurrent use.
 type Checks struct {
-	mu sync.RWMutex // protects ok
-	ok map[string]struct{}
+	once sync.Once
+	ok   *lru.Cache[string, struct{}]
+}
+
+func (c *Checks) init() {
+	c.once.Do(func() { c.ok = lru.New[string, struct{}](maxRemembered) })
 }
 
 // Plain reports whether s, an escaped path or version, is its own
@@ -47,21 +53,14 @@ func (c *Checks) EscapePath(mod string) (string, error) {
 	if !Plain(mod) {
 		return module.EscapePath(mod)
 	}
-	c.mu.RLock()
-	_, ok := c.ok[mod]
-	c.mu.RUnlock()
-	if ok {
+	c.init()
+	if _, ok := c.ok.Get(mod); ok {
 		return mod, nil
 	}
 	if err := module.CheckPath(mod); err != nil {
 		return "", err
 	}
-	c.mu.Lock()
-	if c.ok == nil || len(c.ok) > maxRemembered {
-		c.ok = make(map[string]struct{})
-	}
-	c.ok[mod] = struct{}{}
-	c.mu.Unlock()
+	c.ok.Put(mod, struct{}{})
 	return mod, nil
 }
 
