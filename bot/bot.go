@@ -12,8 +12,9 @@
 //     their branches are deleted) and the dashboard issue with its
 //     ticked checkboxes, all through the REST API: the bot keeps no local
 //     state;
-//  3. plan, asking modgate's decision API for facts and verdicts: for
-//     each requirement the newest allowed version on its major version
+//  3. plan, asking the decision API's module endpoint for the newer
+//     listed versions with modgate's facts and verdict on each (retracted
+//     and pre-release versions dropped): for each requirement the newest allowed version on its major version
 //     and on the next major path; for a vulnerable module anywhere in the
 //     build list the smallest allowed version that fixes it (never a
 //     major upgrade); optionally the toolchain and go directives;
@@ -32,8 +33,9 @@
 // Invariants: a pass with nothing new makes no writes at all; a branch
 // with commits the bot did not push is never pushed to again (unless
 // someone ticks its rebase box); a pull request a person closed is never
-// reopened; the bot talks to modgate only over HTTP and never evaluates
-// policy itself.
+// reopened; the bot talks to modgate only over HTTP (the decision API's
+// client, package proxy/api, and modgate as the go command's GOPROXY) and
+// never evaluates policy itself.
 package bot
 
 import (

@@ -59,7 +59,7 @@ const (
 // Config enforces only the vulnerabilities and retracted rules (and warns
 // about deprecated modules); every other rule is inert until configured.
 // Rego rules read the normalized form of this struct at
-// data.modgate.config (see the repository README).
+// data.modgate.config (see docs/policy.md).
 type Config struct {
 	// Mode is the global mode, enforce or audit. "" means enforce.
 	Mode Mode `yaml:"mode"`
@@ -623,23 +623,34 @@ func (c *Config) normalize() (map[string]any, error) {
 // checkRuleNames reports rule names in rule_modes and waivers that name
 // no loaded rule, with the nearest one as a suggestion: a typo there would
 // otherwise silently do nothing.
-func (c *Config) checkRuleNames(loaded []string) error {
-	known := append(slices.Clone(loaded), pseudoRules...)
+func (c *Config) checkRuleNames(known []string) error {
 	var errs []error
-	check := func(field, name string) {
-		if name != "" && !slices.Contains(known, name) {
-			errs = append(errs, yamlconf.Errorf(field, "unknown rule %q%s", name, yamlconf.DidYouMean(name, known...)))
-		}
-	}
 	for _, r := range sortedKeys(c.RuleModes) {
-		check("rule_modes."+r, r)
+		errs = append(errs, unknownRule("rule_modes."+r, r, known))
 	}
-	for i, w := range c.Waivers {
+	errs = append(errs, waiverRuleErrors(c.Waivers, known))
+	return errors.Join(errs...)
+}
+
+// knownRules are the names rule_modes and waivers may use.
+func knownRules(loaded []string) []string { return append(slices.Clone(loaded), pseudoRules...) }
+
+// waiverRuleErrors reports waivers' rule names that name no known rule.
+func waiverRuleErrors(ws []Waiver, known []string) error {
+	var errs []error
+	for i, w := range ws {
 		for j, r := range w.Rules {
-			check(fmt.Sprintf("waivers[%d].rules[%d]", i, j), r)
+			errs = append(errs, unknownRule(fmt.Sprintf("waivers[%d].rules[%d]", i, j), r, known))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func unknownRule(field, name string, known []string) error {
+	if name == "" || slices.Contains(known, name) {
+		return nil
+	}
+	return yamlconf.Errorf(field, "unknown rule %q%s", name, yamlconf.DidYouMean(name, known...))
 }
 
 // vexMaxAge is the effective VEXMaxAge.

@@ -18,6 +18,7 @@
 //
 // The proxy reaches the engine only through [proxy.Decider] (see
 // [Engine.Decider]); package proxy never imports this package or OPA.
-// the repository README documents the input document, every built-in rule and
-// its configuration, and how to add custom rules.
+// docs/policy.md documents the input document, every built-in rule and its
+// configuration, and how to add custom rules; docs/cooldown.md how release
+// ages are established.
 package policy

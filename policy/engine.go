@@ -182,7 +182,12 @@ func gather(cfg *Config) (*source, error) {
 		return nil, errors.Join(cfgErr, err)
 	}
 	ext, extErr := loadExternals(cfg)
-	if err := errors.Join(cfgErr, extErr, cfg.checkRuleNames(set.ruleNames())); err != nil {
+	known := knownRules(set.ruleNames())
+	var fileRules error
+	if ext != nil {
+		fileRules = ext.checkRuleNames(known)
+	}
+	if err := errors.Join(cfgErr, extErr, cfg.checkRuleNames(known), fileRules); err != nil {
 		return nil, err
 	}
 	doc["waivers"] = append(doc["waivers"].([]any), ext.waivers...)

@@ -614,13 +614,14 @@ func TestRegoFixturesMatchGo(t *testing.T) {
 	}
 }
 
-// TestReadmeExample keeps the custom rule in README.md (copied to
-// testdata/policy/readme) compiling, passing its test and deciding as
-// documented.
+// TestReadmeExample keeps the custom rule documented in docs/policy.md
+// (copied to testdata/policy/readme) verbatim, compiling, passing its test
+// and deciding as documented.
 func TestReadmeExample(t *testing.T) {
 	ctx := context.Background()
 	dir := "../testdata/policy/readme"
-	readme, err := os.ReadFile("../README.md")
+	const page = "../docs/policy.md"
+	doc, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,8 +630,8 @@ func TestReadmeExample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(readme, b) {
-			t.Errorf("README.md does not contain %s verbatim", name)
+		if !bytes.Contains(doc, b) {
+			t.Errorf("%s does not contain %s verbatim", page, name)
 		}
 	}
 	sum, err := RunTests(ctx, TestOptions{Paths: []string{dir}})
@@ -644,7 +645,7 @@ func TestReadmeExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rulesOf(r.Warn) != "internal" || !r.ValidUntil.Equal(t0.Add(50*day)) {
-		t.Errorf("README example: warn %v valid until %v", r.Warn, r.ValidUntil)
+		t.Errorf("documented example: warn %v valid until %v", r.Warn, r.ValidUntil)
 	}
 }
 

@@ -26,8 +26,18 @@ type waiverFile struct {
 // every reload.
 type externals struct {
 	waivers []any // normalized, as data.modgate.config.waivers holds them
+	files   []waiverFileContent
 	vex     *vex.Index
 	digest  string // of everything read
+}
+
+// waiverFileContent is one loaded waiver file, kept so that its rule
+// names can be checked against the loaded rules and its expiries reported,
+// each problem at its line in the file.
+type waiverFileContent struct {
+	file    string
+	doc     *yamlconf.Doc
+	waivers []Waiver
 }
 
 // loadExternals reads cfg's waiver files and VEX documents. A waiver
@@ -37,13 +47,14 @@ func loadExternals(cfg *Config) (*externals, error) {
 	h := sha256.New()
 	var errs []error
 	for _, file := range cfg.WaiverFiles {
-		ws, data, err := loadWaiverFile(file)
+		wf, ws, data, err := loadWaiverFile(file)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		h.Write(data)
 		ext.waivers = append(ext.waivers, ws...)
+		ext.files = append(ext.files, wf)
 	}
 	if len(cfg.VEX) > 0 {
 		idx, err := vex.Load(cfg.VEX...)
@@ -62,22 +73,32 @@ func loadExternals(cfg *Config) (*externals, error) {
 }
 
 // loadWaiverFile reads and validates one waiver file.
-func loadWaiverFile(file string) ([]any, []byte, error) {
+func loadWaiverFile(file string) (waiverFileContent, []any, []byte, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, nil, yamlconf.Errorf("waiver_files", "%w", err)
+		return waiverFileContent{}, nil, nil, yamlconf.Errorf("waiver_files", "%w", err)
 	}
 	var wf waiverFile
 	doc, err := yamlconf.Decode(file, data, &wf)
 	if err != nil {
-		return nil, nil, err
+		return waiverFileContent{}, nil, nil, err
 	}
 	c := Config{Waivers: wf.Waivers}
 	norm, err := c.normalize()
 	if err != nil {
-		return nil, nil, doc.Locate(err)
+		return waiverFileContent{}, nil, nil, doc.Locate(err)
 	}
-	return norm["waivers"].([]any), data, nil
+	return waiverFileContent{file: file, doc: doc, waivers: wf.Waivers}, norm["waivers"].([]any), data, nil
+}
+
+// checkRuleNames checks the rule names of the files' waivers, locating
+// each problem in its file.
+func (ext *externals) checkRuleNames(known []string) error {
+	var errs []error
+	for _, f := range ext.files {
+		errs = append(errs, f.doc.Locate(waiverRuleErrors(f.waivers, known)))
+	}
+	return errors.Join(errs...)
 }
 
 // vexInput renders the VEX statements about module@version for the input

@@ -137,3 +137,33 @@ func TestPolicyFileProblems(t *testing.T) {
 		t.Errorf("NewEngine reported %d problems, want every one:\n%v", n, err)
 	}
 }
+
+// TestWaiverFileRulesAndExpiry: a waiver file's rule names are checked
+// against the loaded rules like the configuration's, each problem at its
+// line in the file, and policy check warns about its expiring waivers.
+func TestWaiverFileRulesAndExpiry(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("waivers:\n  - module: example.com/m\n    rules: [retractd]\n    reason: r\n    owner: o\n    expires: 2030-01-01\n"), 0o644)
+	_, err := NewEngine(context.Background(), Options{Config: &Config{WaiverFiles: []string{typo}}})
+	want := typo + `:3: waivers[0].rules[0]: unknown rule "retractd" (did you mean "retracted"?)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("NewEngine = %v, want %q", err, want)
+	}
+
+	soon := filepath.Join(dir, "soon.yaml")
+	os.WriteFile(soon, []byte("waivers:\n  - module: example.com/old\n    reason: r\n    owner: team-a\n    expires: 2025-01-01\n  - module: example.com/soon\n    reason: r\n    owner: team-b\n    expires: 2025-06-05\n  - module: example.com/later\n    reason: r\n    owner: team-c\n    expires: 2026-01-01\n"), 0o644)
+	rep, err := Check(context.Background(), &Config{WaiverFiles: []string{soon}}, CheckOptions{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rep.Warnings, "\n")
+	for _, w := range []string{soon + ": waivers[0] (example.com/old, owner team-a) expired on 2025-01-01", soon + ": waivers[1] (example.com/soon, owner team-b) expires on 2025-06-05"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("policy check warnings lack %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "example.com/later") {
+		t.Errorf("warned about a waiver far from expiry:\n%s", got)
+	}
+}

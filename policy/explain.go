@@ -164,16 +164,26 @@ func Check(ctx context.Context, cfg *Config, opts CheckOptions) (*CheckReport, e
 	if soon == 0 {
 		soon = 14 * 24 * time.Hour
 	}
-	for i, w := range cfg.Waivers {
+	rep.Warnings = expiryWarnings("", cfg.Waivers, now, soon)
+	for _, f := range src.ext.files {
+		rep.Warnings = append(rep.Warnings, expiryWarnings(f.file+": ", f.waivers, now, soon)...)
+	}
+	return rep, nil
+}
+
+// expiryWarnings reports waivers expired or expiring within soon.
+func expiryWarnings(where string, ws []Waiver, now time.Time, soon time.Duration) []string {
+	var out []string
+	for i, w := range ws {
 		exp, _ := w.ExpiresAt()
 		switch {
 		case !now.Before(exp):
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("waivers[%d] (%s, owner %s) expired on %s and no longer applies", i, w.Module, w.Owner, w.Expires))
+			out = append(out, fmt.Sprintf("%swaivers[%d] (%s, owner %s) expired on %s and no longer applies", where, i, w.Module, w.Owner, w.Expires))
 		case exp.Sub(now) < soon:
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("waivers[%d] (%s, owner %s) expires on %s", i, w.Module, w.Owner, w.Expires))
+			out = append(out, fmt.Sprintf("%swaivers[%d] (%s, owner %s) expires on %s", where, i, w.Module, w.Owner, w.Expires))
 		}
 	}
-	return rep, nil
+	return out
 }
 
 // WriteExplanation renders ex for people.

@@ -40,7 +40,7 @@ type Update struct {
 }
 
 // Input is the document the Rego policy evaluates as input. Its JSON form
-// (see MarshalJSON and the repository README) is what rules see; times appear
+// (see MarshalJSON and docs/policy.md) is what rules see; times appear
 // both as RFC 3339 strings and as nanoseconds since the epoch (the *_ns
 // fields, 0 when unknown) for arithmetic.
 type Input struct {

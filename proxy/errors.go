@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/facts"
@@ -102,7 +104,7 @@ func describe(req Request, err error) (int, string) {
 	case errors.As(err, &dce):
 		return http.StatusServiceUnavailable, dce.Error() + "\nmodgate fails closed when it cannot evaluate the policy."
 	case errors.As(err, &se):
-		return http.StatusInternalServerError, fmt.Sprintf("%s: internal storage error; see the modgate log", subject)
+		return storageStatus(subject, se)
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, fmt.Sprintf("%s: timed out", subject)
 	}
@@ -112,6 +114,20 @@ func describe(req Request, err error) (int, string) {
 		return http.StatusBadGateway, fmt.Sprintf("%s: bad upstream response: %v", subject, fe.Err)
 	}
 	return http.StatusInternalServerError, fmt.Sprintf("%s: internal error; see the modgate log", subject)
+}
+
+// storageStatus describes a failure of modgate's own storage. The body
+// never shows the error itself, which names server paths.
+func storageStatus(subject string, se *modcache.StorageError) (int, string) {
+	switch {
+	case errors.Is(se, syscall.ENOSPC), errors.Is(se, syscall.EDQUOT):
+		return http.StatusInsufficientStorage, fmt.Sprintf("%s: modgate's cache storage is full, so it cannot store this download.\nCached modules are still served; the operator must free space (see the modgate log).", subject)
+	case errors.Is(se, syscall.ENAMETOOLONG):
+		return http.StatusBadRequest, fmt.Sprintf("%s: module path or version too long for modgate's cache storage", subject)
+	case errors.Is(se, fs.ErrPermission), errors.Is(se, syscall.EROFS):
+		return http.StatusInternalServerError, fmt.Sprintf("%s: modgate's cache storage is not writable (permission denied); see the modgate log", subject)
+	}
+	return http.StatusInternalServerError, fmt.Sprintf("%s: internal storage error during %s; see the modgate log", subject, se.Op)
 }
 
 // writeText writes a text/plain error body of at most maxErrorLines lines.

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modgate/modgate/proxy/proxytest"
 )
 
 func TestProtocolRoutes(t *testing.T) {
@@ -181,5 +184,53 @@ func TestSumDBPassthroughReusesVerifierCache(t *testing.T) {
 	}
 	if n := e.up.Count(lookup); n != 1 {
 		t.Errorf("client lookup went upstream again (%d requests), want the verifier's cached answer", n)
+	}
+}
+
+// TestOverlongVersionIs400 checks that a version too long for a file
+// name is a 400 whatever the cache holds for the module.
+func TestOverlongVersionIs400(t *testing.T) {
+	e := newEnv(t, nil)
+	long := "v1.0.0-" + strings.Repeat("x", 300)
+	for _, warm := range []bool{false, true} {
+		if warm {
+			if status, body, _ := e.get(t, "/example.com/hello/@v/v1.0.0.info"); status != 200 {
+				t.Fatalf("warming the cache: %d %q", status, body)
+			}
+		}
+		for _, suffix := range []string{".info", ".mod", ".zip"} {
+			status, body, _ := e.get(t, "/example.com/hello/@v/"+long+suffix)
+			if status != http.StatusBadRequest || !strings.Contains(body, "too long") {
+				t.Errorf("cached=%v: GET %s = %d %q, want 400 too long", warm, suffix, status, body)
+			}
+		}
+	}
+}
+
+// TestStaleListCacheControl checks that a list served past its TTL says
+// so to caches in front (a short max-age and stale-if-error), and that
+// the refreshed answer is fresh again.
+func TestStaleListCacheControl(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, path := range []string{"/example.com/hello/@v/list", "/example.com/hello/@latest"} {
+		t.Run(path, func(t *testing.T) {
+			_, _, h := e.get(t, path)
+			if cc := h.Get("Cache-Control"); cc != "public, max-age=60" {
+				t.Errorf("fresh %s: Cache-Control %q", path, cc)
+			}
+			e.clock.Advance(2 * time.Minute) // past the 1m list TTL
+			e.up.SetFault("/example.com/hello/@v/list", proxytest.FaultStatus500)
+			status, _, h := e.get(t, path)
+			if cc := h.Get("Cache-Control"); status != 200 || !strings.Contains(cc, "stale-if-error") || strings.Contains(cc, "max-age=60") {
+				t.Errorf("stale %s with a failing upstream = %d, Cache-Control %q; want a short max-age and stale-if-error", path, status, cc)
+			}
+			e.cache.Wait()
+			e.up.SetFault("/example.com/hello/@v/list", proxytest.FaultNone)
+			e.get(t, path) // serves stale, refreshes in the background
+			e.cache.Wait()
+			if _, _, h := e.get(t, path); h.Get("Cache-Control") != "public, max-age=60" {
+				t.Errorf("refreshed %s: Cache-Control %q, want fresh", path, h.Get("Cache-Control"))
+			}
+		})
 	}
 }

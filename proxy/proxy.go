@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,7 +125,28 @@ func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 const (
 	immutableCache = "public, max-age=604800, immutable"
 	listCache      = "public, max-age=60"
+	// staleCache is for a list or @latest served past its TTL (while it
+	// refreshes, or because the upstream failed): recheck soon, but a
+	// cache in front may keep serving it through errors (RFC 5861).
+	staleCache = "public, max-age=10, stale-if-error=86400"
 )
+
+// listCacheControl is the Cache-Control of an answer derived from a list
+// the source gave at fetched: fresh for what is left of its TTL (at most
+// a minute), or marked stale.
+func (p *Proxy) listCacheControl(fetched time.Time) string {
+	if fetched.IsZero() {
+		return listCache
+	}
+	left := p.Cache.FreshFor(fetched)
+	switch {
+	case left <= 0:
+		return staleCache
+	case left >= time.Minute:
+		return listCache
+	}
+	return "public, max-age=" + strconv.Itoa(int(left/time.Second)+1)
+}
 
 // Shared header values for direct assignment (never modified).
 var (
@@ -247,7 +269,8 @@ func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, req Request) 
 func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
 	q := Query{Module: req.Module, Kind: KindList, Client: clientOf(r)}
-	if err := p.exists(ctx, req); err != nil {
+	m, err := p.exists(ctx, req)
+	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
@@ -263,25 +286,25 @@ func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, req Request) {
 		b.WriteByte('\n')
 	}
 	w.Header().Set("Content-Type", contentTypes[KindList])
-	w.Header().Set("Cache-Control", listCache)
+	w.Header().Set("Cache-Control", p.listCacheControl(m.ListFetched()))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Bytes()))
 }
 
 // exists reports a module that has no version at all, listed or at
 // @latest, as not found.
-func (p *Proxy) exists(ctx context.Context, req Request) error {
+func (p *Proxy) exists(ctx context.Context, req Request) (*facts.Module, error) {
 	m, err := p.Facts.Module(ctx, req.Module)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m.Latest == "" {
 		cause := errNoVersion
 		if errors.Is(m.Unlisted, modcache.ErrNotCached) {
 			cause = modcache.ErrNotCached // say why: no upstream may be asked
 		}
-		return &modcache.FetchError{Module: req.Module, Kind: req.Kind, Err: cause}
+		return nil, &modcache.FetchError{Module: req.Module, Kind: req.Kind, Err: cause}
 	}
-	return nil
+	return m, nil
 }
 
 // errNoVersion is the cause of a not-found list or @latest.
@@ -291,7 +314,8 @@ var errNoVersion = errors.New("the upstream has no version of this module")
 // chosen as the go command chooses.
 func (p *Proxy) serveLatest(w http.ResponseWriter, r *http.Request, req Request) {
 	ctx := r.Context()
-	if err := p.exists(ctx, req); err != nil {
+	m, err := p.exists(ctx, req)
+	if err != nil {
 		p.serveError(w, r, req, err)
 		return
 	}
@@ -318,7 +342,7 @@ func (p *Proxy) serveLatest(w http.ResponseWriter, r *http.Request, req Request)
 		return
 	}
 	w.Header().Set("Content-Type", contentTypes[KindLatest])
-	w.Header().Set("Cache-Control", listCache)
+	w.Header().Set("Cache-Control", p.listCacheControl(m.ListFetched()))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 

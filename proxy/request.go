@@ -90,6 +90,9 @@ func parseRequest(path string, checks *modpath.Checks) (req Request, err error) 
 		checks = new(modpath.Checks)
 	}
 	mod, err := checks.UnescapePath(escMod)
+	if err == nil {
+		err = modpath.CheckLengths(escMod, "")
+	}
 	if err != nil {
 		return Request{}, err
 	}
@@ -111,6 +114,9 @@ func parseRequest(path string, checks *modpath.Checks) (req Request, err error) 
 		escVer, req.Kind = strings.TrimSuffix(rest, ".zip"), KindZip
 	default:
 		return Request{}, fmt.Errorf("unknown file %q (want list, .info, .mod or .zip)", truncate(rest, 100))
+	}
+	if err := modpath.CheckLengths("", escVer); err != nil {
+		return Request{}, err
 	}
 	ver, err := modpath.UnescapeVersion(escVer)
 	if err != nil {

@@ -62,6 +62,9 @@ func TestParseRequestErrors(t *testing.T) {
 		{"/example.com/a/@v/v1.0.0 .info", "not allowed"},
 		{"/" + strings.Repeat("a", 2000) + "/@v/list", "longer than"},
 		{"/-example.com/a/@v/list", "leading dash"},
+		{"/example.com/a/@v/v1.0.0-" + strings.Repeat("x", 250) + ".info", "version too long"},
+		{"/example.com/a/@v/v1.0.0-" + strings.Repeat("x", 250) + ".zip", "version too long"},
+		{"/example.com/" + strings.Repeat("b", 250) + "/@v/list", "element too long"},
 	}
 	for _, tt := range tests {
 		got, err := ParseRequest(tt.path)

@@ -4,8 +4,8 @@
 // (*_test.rego) that pin every rule's behaviour.
 //
 // This package is data, not code: it only embeds the files. Package policy
-// compiles and evaluates them; see policy/the repository README for the input
-// document and the configuration each rule reads.
+// compiles and evaluates them; see docs/policy.md for the input document and
+// the configuration each rule reads.
 package rules
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/modgate/modgate/internal/yamlconf"
 	"github.com/modgate/modgate/policy"
 	"github.com/modgate/modgate/proxy/checksum"
+	"github.com/modgate/modgate/proxy/limits"
 	"github.com/modgate/modgate/proxy/upstream"
 	"github.com/modgate/modgate/scanner/vulndb"
 )
@@ -60,6 +61,9 @@ type Config struct {
 	// UpstreamConcurrency bounds concurrent requests per upstream and
 	// class (metadata, zips). Default 32.
 	UpstreamConcurrency int `yaml:"upstream_concurrency"`
+	// Server holds the limits on each client: timeouts, request sizes,
+	// concurrent requests per client address.
+	Server limits.Config `yaml:"server"`
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
 	// Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -149,6 +153,7 @@ func defaultConfig(app *App, ge goEnv) Config {
 		UpstreamTimeout:     30 * time.Second,
 		UpstreamIdleTimeout: 60 * time.Second,
 		UpstreamConcurrency: 32,
+		Server:              limits.Defaults(),
 		ShutdownTimeout:     30 * time.Second,
 		LogFormat:           "text",
 		LogLevel:            "info",
@@ -407,7 +412,8 @@ func (c *Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log_level", "%w", err)
 	}
-	errs = append(errs, yamlconf.Prefix("policy", c.Policy.Locate(c.Policy.Validate())), c.VulnDB.Validate())
+	errs = append(errs, yamlconf.Prefix("server", c.Server.Validate()),
+		yamlconf.Prefix("policy", c.Policy.Locate(c.Policy.Validate())), c.VulnDB.Validate())
 	return errors.Join(errs...)
 }
 

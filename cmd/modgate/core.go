@@ -67,7 +67,7 @@ func newCore(ctx context.Context, cfg *Config, ge goEnv, o coreOptions) (*core, 
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
-	var privUp modcache.Fetcher
+	var privUp modcache.Source
 	if cfg.PrivateUpstream != "" {
 		c, err := newUpstream(cfg, cfg.PrivateUpstream, logger)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -409,4 +410,38 @@ func TestDecisionLogOneRecordPerList(t *testing.T) {
 	if lists != 1 || others != 0 {
 		t.Errorf("decision log has %d list records and %d per-candidate records for one go list -m -versions, want 1 and 0:\n%s", lists, others, e.out)
 	}
+}
+
+// TestDecisionsForUnknownModules: one decision-API call for modules the
+// upstream does not know costs one upstream request per module (its
+// list), and each gets a verdict saying so.
+func TestDecisionsForUnknownModules(t *testing.T) {
+	e := startEnforcing(t, "")
+	const n = 50
+	var mods []string
+	for i := range n {
+		mods = append(mods, fmt.Sprintf(`{"path":"example.com/unknown/m%d","version":"v1.0.0"}`, i))
+	}
+	resp, err := http.Post(e.url+"/api/v1/decisions", "application/json", strings.NewReader(`{"modules":[`+strings.Join(mods, ",")+`]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var dr struct{ Decisions []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&dr); err != nil || len(dr.Decisions) != n {
+		t.Fatalf("decision API: %d %v, %d decisions", resp.StatusCode, err, len(dr.Decisions))
+	}
+	total := 0
+	for p, c := range e.up.Counts() {
+		if strings.Contains(p, "/unknown/") {
+			total += c
+			if !strings.HasSuffix(p, "/@v/list") {
+				t.Errorf("upstream asked %s (%d times); only the list is needed for an unknown module", p, c)
+			}
+		}
+	}
+	if total != n {
+		t.Errorf("upstream requests for %d unknown modules = %d, want %d", n, total, n)
+	}
+	t.Logf("first decision: %s", dr.Decisions[0])
 }

@@ -153,6 +153,7 @@ func newServerClock(ctx context.Context, app *App, cfg *Config, ge goEnv, now fu
 	if prefix == "" {
 		h = routeProxyFirst(mux, p, prefix)
 	}
+	h = cfg.Server.Handler(h)
 	if cfg.AccessLog {
 		h = accessLog(logger, h)
 	}
@@ -200,12 +201,7 @@ func runServe(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(srv.logger.Handler(), slog.LevelWarn),
-	}
+	hs := cfg.Server.Server(srv.handler, srv.logger)
 	srv.logger.Info("modgate serving", "addr", "http://"+ln.Addr().String()+cfg.PathPrefix, "storage", cfg.StorageDir,
 		"upstream", redactList(cfg.Upstream), "version", buildVersion())
 	srv.logs.Flush()

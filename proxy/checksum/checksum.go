@@ -106,9 +106,10 @@ func ToolchainKey(goroot, name string) string {
 	return ""
 }
 
-// Fetcher fetches escaped paths through the upstream list.
+// Fetcher fetches escaped paths through the upstream list, retrying
+// transient failures; [upstream.Client] implements it.
 type Fetcher interface {
-	Get(ctx context.Context, rel string, class upstream.Class) (*upstream.Response, error)
+	FetchBytes(ctx context.Context, rel string, class upstream.Class, limit int64) ([]byte, error)
 }
 
 // Verifier checks module content against a checksum database. It is safe
@@ -131,25 +132,75 @@ type Verifier struct {
 	Store storage.Storage
 	// Timeout bounds each database request; zero means 30s.
 	Timeout time.Duration
+	// RetryAfter bounds how long a failed database request is
+	// remembered. Zero means 1s.
+	RetryAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 	// Logger receives database client logs; nil means slog.Default().
 	Logger *slog.Logger
 
-	once   sync.Once
-	client *sumdb.Client
-	ops    *ops
+	once sync.Once
+	ops  *ops
+
+	// mu protects client and failedAt. The sumdb client remembers every
+	// answer for its lifetime, failures included, so after a failure it
+	// is replaced by a fresh one (the verified tree and the tiles persist
+	// in Store, so a new client costs little).
+	mu       sync.Mutex
+	client   *sumdb.Client
+	failedAt time.Time // zero while the current client has not failed
 }
 
 func (v *Verifier) init() {
 	v.once.Do(func() {
-		if v.DB == nil {
-			return
+		if v.DB != nil {
+			v.ops = newOps(v)
 		}
-		v.ops = &ops{v: v}
-		v.client = sumdb.NewClient(v.ops)
+	})
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) retryAfter() time.Duration {
+	if v.RetryAfter > 0 {
+		return v.RetryAfter
+	}
+	return time.Second
+}
+
+// dbClient returns the database client, replacing one that failed more
+// than RetryAfter ago. It returns nil when no database is configured.
+func (v *Verifier) dbClient() *sumdb.Client {
+	v.init()
+	if v.ops == nil {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.client == nil || !v.failedAt.IsZero() && v.now().Sub(v.failedAt) >= v.retryAfter() {
+		c := sumdb.NewClient(v.ops)
 		// The client must not look up private paths; it enforces the
 		// same patterns itself as a second line of defence.
-		v.client.SetGONOSUMDB(v.NoSumDB)
-	})
+		c.SetGONOSUMDB(v.NoSumDB)
+		v.client, v.failedAt = c, time.Time{}
+	}
+	return v.client
+}
+
+// clientFailed notes that c could not reach the database, so that it is
+// replaced once RetryAfter has passed.
+func (v *Verifier) clientFailed(c *sumdb.Client) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.client == c && v.failedAt.IsZero() {
+		v.failedAt = v.now()
+	}
 }
 
 // Private reports whether path is excluded from database lookups.
@@ -241,7 +292,7 @@ func (v *Verifier) CheckZip(ctx context.Context, path, version, file string) (st
 
 func (v *Verifier) compare(ctx context.Context, path, version, file, got string) error {
 	v.init()
-	if v.client == nil || v.Private(path) {
+	if v.ops == nil || v.Private(path) {
 		return nil
 	}
 	want, err := v.Lookup(ctx, path, version, file)
@@ -257,8 +308,8 @@ func (v *Verifier) compare(ctx context.Context, path, version, file, got string)
 // Lookup returns the database's h1 hash for path@version's zip (file
 // "zip") or go.mod (file "go.mod").
 func (v *Verifier) Lookup(ctx context.Context, path, version, file string) (string, error) {
-	v.init()
-	if v.client == nil {
+	client := v.dbClient()
+	if client == nil {
 		return "", fmt.Errorf("%s@%s: %w: no database configured", path, version, ErrDatabase)
 	}
 	want := version
@@ -266,11 +317,12 @@ func (v *Verifier) Lookup(ctx context.Context, path, version, file string) (stri
 		want += "/go.mod"
 	}
 	// The client returns only the lines for exactly path and want.
-	lines, err := v.client.Lookup(path, want)
+	lines, err := client.Lookup(path, want)
 	if err != nil {
 		if errors.Is(err, sumdb.ErrSecurity) {
 			return "", &Error{Module: path, Version: version, File: file, Err: fmt.Errorf("checksum database security error: %w", err)}
 		}
+		v.clientFailed(client)
 		return "", fmt.Errorf("%s@%s: %w: %v", path, version, ErrDatabase, err)
 	}
 	for _, line := range lines {

@@ -6,9 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -25,13 +25,29 @@ const maxRemote = 1 << 20
 // ops implements sumdb.ClientOps on top of storage and the upstream.
 type ops struct {
 	v *Verifier
+	// direct reaches the database at its own URL, with the same retries
+	// and redaction as upstream fetches.
+	direct *upstream.Client
 
-	baseOnce sync.Once
-	// viaUpstream is true when the upstream proxies the database.
+	// routeMu protects routed and viaUpstream.
+	routeMu sync.Mutex
+	// routed is set once the upstream has said definitively whether it
+	// proxies the database; until then every request asks again.
+	routed      bool
 	viaUpstream bool
 
 	// mu serializes WriteConfig's compare-and-swap.
 	mu sync.Mutex
+}
+
+func newOps(v *Verifier) *ops {
+	base := v.DB.URL
+	if base == "" {
+		base = "https://" + v.DB.Name
+	}
+	return &ops{v: v, direct: &upstream.Client{
+		Entries: []upstream.Entry{{URL: base}}, HTTP: v.HTTP, Timeout: v.Timeout, Logger: v.Logger,
+	}}
 }
 
 func (o *ops) timeout() time.Duration {
@@ -41,76 +57,50 @@ func (o *ops) timeout() time.Duration {
 	return 30 * time.Second
 }
 
-// initBase decides how to reach the database, as the go command does:
-// an explicit URL wins; otherwise the upstream is used if it answers
-// /sumdb/<name>/supported, else the database is contacted directly.
-func (o *ops) initBase() {
+// route decides how to reach the database, as the go command does: an
+// explicit URL wins; otherwise the upstream is used if it answers
+// /sumdb/<name>/supported, and the database is contacted directly if the
+// upstream says not found (or lookups are off). Any other failure is
+// returned and the question is asked again next time, so a transient
+// upstream fault does not send modgate to the wrong route for good.
+func (o *ops) route(ctx context.Context) (viaUpstream bool, err error) {
 	if o.v.DB.URL != "" || o.v.Upstream == nil {
-		return
+		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout())
-	defer cancel()
-	resp, err := o.v.Upstream.Get(ctx, "sumdb/"+o.v.DB.Name+"/supported", upstream.Meta)
-	if err == nil {
-		resp.Body.Close()
-		o.viaUpstream = true
+	o.routeMu.Lock()
+	routed, via := o.routed, o.viaUpstream
+	o.routeMu.Unlock()
+	if routed {
+		return via, nil
 	}
+	_, err = o.v.Upstream.FetchBytes(ctx, "sumdb/"+o.v.DB.Name+"/supported", upstream.Meta, maxRemote)
+	switch {
+	case err == nil:
+		via = true
+	case errors.Is(err, upstream.ErrNotFound), errors.Is(err, upstream.ErrOff):
+		via = false
+	default:
+		return false, fmt.Errorf("asking the upstream whether it proxies checksum database %s: %w", o.v.DB.Name, err)
+	}
+	o.routeMu.Lock()
+	o.routed, o.viaUpstream = true, via
+	o.routeMu.Unlock()
+	return via, nil
 }
 
 // Remote fetches a database path ("/latest", "/lookup/...", "/tile/...").
 func (o *ops) Remote(ctx context.Context, path string) ([]byte, error) {
-	o.baseOnce.Do(o.initBase)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout())
 	defer cancel()
-	if o.viaUpstream {
-		resp, err := o.v.Upstream.Get(ctx, "sumdb/"+o.v.DB.Name+path, upstream.Meta)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return readLimited(resp.Body)
-	}
-	base := o.v.DB.URL
-	if base == "" {
-		base = "https://" + o.v.DB.Name
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	via, err := o.route(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := o.v.HTTP
-	if c == nil {
-		c = http.DefaultClient
+	rel := strings.TrimPrefix(path, "/")
+	if via {
+		return o.v.Upstream.FetchBytes(ctx, "sumdb/"+o.v.DB.Name+"/"+rel, upstream.Meta, maxRemote)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &upstream.Error{URL: redactURL(base + path), Status: resp.StatusCode}
-	}
-	return readLimited(resp.Body)
-}
-
-func readLimited(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxRemote+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxRemote {
-		return nil, errors.New("checksum database answer too large")
-	}
-	return data, nil
-}
-
-func redactURL(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		if j := strings.Index(s, "://"); j >= 0 && j < i {
-			return s[:j+3] + "xxxxx" + s[i:]
-		}
-	}
-	return s
+	return o.direct.FetchBytes(ctx, rel, upstream.Meta, maxRemote)
 }
 
 func (o *ops) ReadRemote(path string) ([]byte, error) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
 )
@@ -81,6 +83,19 @@ func (p *Passthrough) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := storage.CheckKey(sub); err != nil || strings.ContainsAny(sub, "?#") {
 			textError(w, r, http.StatusBadRequest, "malformed checksum database path")
 			return
+		}
+		if lookup, ok := strings.CutPrefix(sub, "lookup/"); ok {
+			mod, err := lookupPath(lookup)
+			if err != nil {
+				textError(w, r, http.StatusBadRequest, "malformed checksum database lookup: "+err.Error())
+				return
+			}
+			if v.Private(mod) {
+				// Forwarding would tell the public database (and the
+				// upstream) the private path.
+				textError(w, r, http.StatusNotFound, mod+" is private here: modgate never looks it up in the public checksum database.\nAdd it to GONOSUMDB (or GOPRIVATE) in the go command's environment.")
+				return
+			}
 		}
 		p.serveImmutable(w, r, sub)
 	default:
@@ -166,6 +181,23 @@ func (p *Passthrough) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusGatewayTimeout
 	}
 	textError(w, r, status, "checksum database unreachable through modgate: "+firstLine(err.Error()))
+}
+
+// lookupPath returns the decoded module path of a lookup
+// "<escaped path>@<escaped version>".
+func lookupPath(lookup string) (string, error) {
+	escPath, escVer, ok := strings.Cut(lookup, "@")
+	if !ok {
+		return "", errors.New("want <module>@<version>")
+	}
+	mod, err := module.UnescapePath(escPath)
+	if err != nil {
+		return "", err
+	}
+	if _, err := module.UnescapeVersion(escVer); err != nil {
+		return "", err
+	}
+	return mod, nil
 }
 
 func serveBytes(w http.ResponseWriter, r *http.Request, data []byte) {

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modgate/modgate/internal/lru"
+
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -89,18 +91,18 @@ type Service struct {
 
 	once    sync.Once
 	loads   singleflight.Group
-	mu      sync.RWMutex // protects modules
-	modules map[string]*Module
+	modules *lru.Cache[string, *Module]
 	seen    seenBook
 }
 
-// maxModules bounds the modules whose facts are held in memory; past it
-// the map starts over (facts reload from the cache on demand).
+// maxModules bounds the modules whose facts are held in memory; evicted
+// ones reload from the cache on demand.
 const maxModules = 50000
 
 func (s *Service) init() {
 	s.once.Do(func() {
-		s.modules = make(map[string]*Module)
+		s.modules = lru.New[string, *Module](maxModules)
+		s.seen.recs = lru.New[string, *seenRecord](maxModules)
 		if s.LicenseCache == nil {
 			s.LicenseCache = &license.Cache{}
 		}
@@ -155,8 +157,13 @@ type Module struct {
 	loaded  time.Time      // when these facts were computed
 }
 
+// ListFetched is when the source last answered the list these facts come
+// from; zero when the source has no list for the module.
+func (m *Module) ListFetched() time.Time { return m.list.Fetched }
+
 // Retracted reports whether v is retracted by the module's latest go.mod
 // and the directive's rationale.
+
 func (m *Module) Retracted(v string) (bool, string) {
 	for _, r := range m.Retract {
 		if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
@@ -225,9 +232,7 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	m := s.modules[path]
-	s.mu.RUnlock()
+	m, _ := s.modules.Get(path)
 	if m != nil && m.list == l && (m.Listed || s.now().Sub(m.loaded) < untaggedTTL) {
 		return m, nil
 	}
@@ -239,12 +244,7 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.mu.Lock()
-		if len(s.modules) >= maxModules {
-			s.modules = make(map[string]*Module)
-		}
-		s.modules[path] = m
-		s.mu.Unlock()
+		s.modules.Put(path, m)
 		return m, nil
 	})
 	if err != nil {
@@ -257,9 +257,8 @@ func (s *Service) Module(ctx context.Context, path string) (*Module, error) {
 // decision on it would not wait for the source.
 func (s *Service) Loaded(path string) bool {
 	s.init()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.modules[path] != nil
+	_, ok := s.modules.Get(path)
+	return ok
 }
 
 // noList stands for the list of a module the source does not list.
@@ -370,6 +369,11 @@ func (s *Service) latestIgnoringRetractions(ctx context.Context, m *Module) (str
 		return releases[len(releases)-1], nil
 	case len(pre) > 0:
 		return pre[len(pre)-1], nil
+	case m.Unlisted != nil:
+		// The source does not know the module: like the go command,
+		// which stops when the list is not found, do not ask @latest
+		// (that would double the upstream requests for unknown paths).
+		return "", nil
 	}
 	info, err := s.sourceLatest(ctx, m)
 	if err != nil || info == nil {

@@ -152,3 +152,21 @@ func TestVulnFixNamedAsTag(t *testing.T) {
 		t.Errorf("fixes = %v, want GO-2025-0001 at the tag v0.59.0 and GO-2025-0002 as written (no tag has it)", got)
 	}
 }
+
+// TestUnknownModuleAsksOnlyTheList checks that a module the source does
+// not list costs one upstream request, not two: like the go command,
+// the facts service does not ask @latest after the list was refused.
+func TestUnknownModuleAsksOnlyTheList(t *testing.T) {
+	src := &factstest.Source{}
+	src.RefuseList("example.com/refused")
+	s := &facts.Service{Source: src, Now: func() time.Time { return t0 }}
+	for _, path := range []string{"example.com/unknown", "example.com/refused"} {
+		m, err := s.Module(context.Background(), path)
+		if err != nil || m.Latest != "" || m.Unlisted == nil {
+			t.Errorf("Module(%s) = %+v, %v; want no latest and the refusal", path, m, err)
+		}
+	}
+	if n := src.Latests.Load(); n != 0 {
+		t.Errorf("@latest asked %d times for modules the source does not list, want 0", n)
+	}
+}

@@ -83,10 +83,14 @@ func (s *Service) Release(ctx context.Context, m *Module, version string, window
 	if !ok {
 		// Never listed (a pseudo-version, or a module whose upstream
 		// does not list it): new, unless its .info time predates the
-		// first contact.
-		t, err := s.infoTime(ctx, m.Path, version)
-		if err != nil {
-			return Release{}, err
+		// first contact. Without a cooldown window nothing needs the
+		// time, so the .info is not fetched (and the version counts
+		// as first seen now, which only makes a later cooldown stricter).
+		var t time.Time
+		if window > 0 {
+			if t, err = s.infoTime(ctx, m.Path, version); err != nil {
+				return Release{}, err
+			}
 		}
 		created := now
 		if rec != nil {

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/lru"
 )
 
 // seenRecordName is the module-level record that keeps first-seen times.
@@ -42,8 +44,7 @@ type seenBook struct {
 	log   *slog.Logger
 	locks sync.Map // module path -> *sync.Mutex serializing updates
 
-	mu   sync.RWMutex // protects recs
-	recs map[string]*seenRecord
+	recs *lru.Cache[string, *seenRecord] // nil records: modules without one
 }
 
 func (b *seenBook) lock(path string) *sync.Mutex {
@@ -54,9 +55,7 @@ func (b *seenBook) lock(path string) *sync.Mutex {
 // get returns the module's record, nil if it has none. Records are shared
 // and replaced, never modified.
 func (b *seenBook) get(ctx context.Context, path string) (*seenRecord, error) {
-	b.mu.RLock()
-	rec, ok := b.recs[path]
-	b.mu.RUnlock()
+	rec, ok := b.recs.Get(path)
 	if ok {
 		return rec, nil
 	}
@@ -76,14 +75,7 @@ func (b *seenBook) get(ctx context.Context, path string) (*seenRecord, error) {
 	return rec, nil
 }
 
-func (b *seenBook) remember(path string, rec *seenRecord) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.recs == nil || len(b.recs) >= maxModules {
-		b.recs = make(map[string]*seenRecord)
-	}
-	b.recs[path] = rec
-}
+func (b *seenBook) remember(path string, rec *seenRecord) { b.recs.Put(path, rec) }
 
 // observe records the listed versions not seen before (creating the
 // module's record at first contact) and returns the record. Only a listing

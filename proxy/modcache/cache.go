@@ -25,6 +25,7 @@ package modcache
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,6 @@ import (
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/internal/modpath"
 	"github.com/modgate/modgate/proxy/storage"
-	"github.com/modgate/modgate/proxy/upstream"
 )
 
 // Kind is the kind of file of the module proxy protocol.
@@ -49,11 +49,24 @@ const (
 	KindLatest Kind = "latest" // $module/@latest
 )
 
-// Fetcher fetches escaped protocol paths from a source.
-// [upstream.Client] is the implementation; errors that match
-// upstream.ErrNotFound mean the file does not exist.
-type Fetcher interface {
-	Get(ctx context.Context, rel string, class upstream.Class) (*upstream.Response, error)
+// Source is where the cache gets modules: the go command's operations on
+// a module proxy, with decoded paths and versions. [upstream.Client]
+// implements it over a GOPROXY list. Errors that match
+// upstream.ErrNotFound mean the module or version does not exist; a
+// Source retries transient failures itself.
+type Source interface {
+	// List returns the @v/list answer.
+	List(ctx context.Context, mod string) ([]byte, error)
+	// Latest returns the @latest answer.
+	Latest(ctx context.Context, mod string) ([]byte, error)
+	// Info returns the .info of a version or of a query (a branch name,
+	// a commit prefix) that the source resolves.
+	Info(ctx context.Context, mod, version string) ([]byte, error)
+	// GoMod returns the .mod of a version.
+	GoMod(ctx context.Context, mod, version string) ([]byte, error)
+	// Zip writes the .zip of a version to dst, from its start, and
+	// returns its size. A failed attempt may leave data in dst.
+	Zip(ctx context.Context, mod, version string, dst *os.File) (int64, error)
 }
 
 // Cache is the verified module cache. Set the fields, then call methods;
@@ -62,14 +75,14 @@ type Fetcher interface {
 type Cache struct {
 	// Upstream fetches from the public upstream list. Nil means
 	// cache-only: misses are not found.
-	Upstream Fetcher
+	Upstream Source
 	// Private holds GONOPROXY-style patterns of module paths that must
 	// never be requested from Upstream (nor looked up in the checksum
 	// database: set the Verifier's NoSumDB to include them).
 	Private string
 	// PrivateUpstream fetches modules matching Private. Nil means such
 	// modules are served from the cache only.
-	PrivateUpstream Fetcher
+	PrivateUpstream Source
 	// Verifier checks every fetched .mod and .zip. It must be set (use a
 	// Verifier with a nil DB to disable database checks).
 	Verifier *checksum.Verifier
@@ -104,7 +117,7 @@ type Cache struct {
 	meta     *metaCache
 	negative *negativeCache
 	lastUpOK atomic.Int64 // unix nanos of the last upstream answer (any status)
-	scratch  func() (tempFile, error)
+	scratch  func() (*os.File, error)
 	inflight sync.WaitGroup
 	paths    modpath.Checks
 }
@@ -112,8 +125,8 @@ type Cache struct {
 func (c *Cache) init() {
 	c.once.Do(func() {
 		c.files = newArtifactCache(c.Store)
-		c.meta = &metaCache{entries: make(map[string]*metaEntry)}
-		c.negative = &negativeCache{m: make(map[string]time.Time)}
+		c.meta = newMetaCache()
+		c.negative = newNegativeCache()
 		c.scratch = scratchFunc(c.Store)
 	})
 }
@@ -151,8 +164,8 @@ func (c *Cache) IsPrivate(path string) bool {
 	return c.Private != "" && module.MatchPrefixPatterns(c.Private, path)
 }
 
-// fetcherFor returns the source allowed to see path, or nil.
-func (c *Cache) fetcherFor(path string) Fetcher {
+// sourceFor returns the source allowed to see path, or nil.
+func (c *Cache) sourceFor(path string) Source {
 	if c.IsPrivate(path) {
 		return c.PrivateUpstream
 	}

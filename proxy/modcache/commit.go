@@ -3,8 +3,6 @@ package modcache
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -331,26 +329,3 @@ func (c *artifactCache) forget(ctx context.Context, escPath, escVer string, kind
 	c.remember(versionKey{escPath, escVer}, next)
 	return c.store.Delete(ctx, artifactKey(escPath, escVer, kind))
 }
-
-// hashingWriter computes the SHA-256 and size of what passes through.
-type hashingWriter struct {
-	w    io.Writer
-	h    hashState
-	size int64
-}
-
-type hashState interface {
-	io.Writer
-	Sum([]byte) []byte
-}
-
-func newHashingWriter(w io.Writer) *hashingWriter { return &hashingWriter{w: w, h: sha256.New()} }
-
-func (hw *hashingWriter) Write(p []byte) (int, error) {
-	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
-	hw.size += int64(n)
-	return n, err
-}
-
-func (hw *hashingWriter) sum() string { return hex.EncodeToString(hw.h.Sum(nil)) }

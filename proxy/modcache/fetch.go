@@ -2,53 +2,30 @@ package modcache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/lru"
 
 	"github.com/modgate/modgate/proxy/checksum"
 	"github.com/modgate/modgate/proxy/storage"
 	"github.com/modgate/modgate/proxy/upstream"
-	"golang.org/x/mod/zip"
 )
-
-// Size limits per artifact, from the protocol and the go command.
-const (
-	maxZip  = zip.MaxZipFile // 500 MiB
-	maxMod  = zip.MaxGoMod   // 16 MiB
-	maxInfo = 1 << 20
-	maxList = 16 << 20
-)
-
-func maxSize(kind Kind) int64 {
-	switch kind {
-	case KindZip:
-		return maxZip
-	case KindMod:
-		return maxMod
-	case KindInfo, KindLatest:
-		return maxInfo
-	}
-	return maxList
-}
-
-type tempFile interface {
-	io.Writer
-	Name() string
-	Close() error
-}
 
 // scratchFunc returns where downloads are staged: next to the store when
 // it can adopt files (so committing is a rename), else the OS temp dir.
-func scratchFunc(s storage.Storage) func() (tempFile, error) {
+func scratchFunc(s storage.Storage) func() (*os.File, error) {
 	if fp, ok := s.(filePutter); ok {
-		return func() (tempFile, error) { return fp.TempFile() }
+		return fp.TempFile
 	}
-	return func() (tempFile, error) { return os.CreateTemp("", "modgate-*") }
+	return func() (*os.File, error) { return os.CreateTemp("", "modgate-*") }
 }
 
 // Get returns the verified, committed artifact of a canonical version's
@@ -94,13 +71,13 @@ func (c *Cache) get(ctx context.Context, r ref) (*Artifact, error) {
 	if c.negative.has(key, c.now()) {
 		return nil, &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: upstreamNotFound}
 	}
-	f := c.fetcherFor(r.mod)
-	if f == nil {
+	src := c.sourceFor(r.mod)
+	if src == nil {
 		return nil, &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: ErrNotCached}
 	}
 	c.onMiss(ctx, r.mod)
 	_, err, _ = c.flights.Do(ctx, key, func(ctx context.Context) (any, error) {
-		return nil, c.fetchArtifact(ctx, f, r)
+		return nil, c.fetchArtifact(ctx, src, r)
 	})
 	if err != nil {
 		if ttl := c.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
@@ -136,22 +113,7 @@ var upstreamNotFound = &upstream.Error{URL: "(cached answer)", Status: 404}
 
 // fetchArtifact downloads one artifact to a scratch file, verifies it and
 // commits it. Nothing reaches the store unless verification passed.
-func (c *Cache) fetchArtifact(ctx context.Context, f Fetcher, r ref) (err error) {
-	kind := r.kind
-	fail := func(err error) error {
-		return &FetchError{Module: r.mod, Version: r.ver, Kind: kind, Err: err}
-	}
-	class := upstream.Meta
-	if kind == KindZip {
-		class = upstream.Zip
-	}
-	resp, err := f.Get(ctx, r.ep+"/@v/"+r.ev+"."+string(kind), class)
-	c.noteUpstream(err)
-	if err != nil {
-		c.Metrics.upstreamResult(kind, resultOf(err))
-		return fail(err)
-	}
-	defer resp.Body.Close()
+func (c *Cache) fetchArtifact(ctx context.Context, src Source, r ref) error {
 	tmp, err := c.scratch()
 	if err != nil {
 		return &StorageError{Op: "create scratch file", Err: err}
@@ -164,37 +126,79 @@ func (c *Cache) fetchArtifact(ctx context.Context, f Fetcher, r ref) (err error)
 			os.Remove(name)
 		}
 	}()
-	limit := maxSize(kind)
-	hw := newHashingWriter(tmp)
-	n, err := io.Copy(hw, io.LimitReader(resp.Body, limit+1))
+	n, err := c.download(ctx, src, r, tmp)
+	c.noteUpstream(err)
 	c.Metrics.fetched(n)
+	if se := scratchError(err, name, "write scratch file"); se != nil {
+		return se
+	}
 	if err != nil {
-		c.Metrics.upstreamResult(kind, resultOf(err))
-		return fail(fmt.Errorf("download interrupted after %d bytes: %w", n, err))
+		c.Metrics.upstreamResult(r.kind, resultOf(err))
+		return &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: err}
 	}
-	if n > limit {
-		c.Metrics.upstreamResult(kind, "too_large")
-		return fail(fmt.Errorf("upstream %s is larger than the %d-byte limit", kind, limit))
+	c.Metrics.upstreamResult(r.kind, "ok")
+	sum, err := fileSHA256(tmp)
+	if err == nil {
+		err = tmp.Close()
 	}
-	if resp.Size >= 0 && n != resp.Size {
-		c.Metrics.upstreamResult(kind, "truncated")
-		return fail(fmt.Errorf("truncated download: got %d of %d bytes", n, resp.Size))
-	}
-	if err := tmp.Close(); err != nil {
+	if err != nil {
 		return &StorageError{Op: "write scratch file", Err: err}
 	}
-	c.Metrics.upstreamResult(kind, "ok")
-
-	fr := FileRecord{Size: n, SHA256: hw.sum(), Committed: c.now().UTC().Truncate(time.Second)}
+	fr := FileRecord{Size: n, SHA256: sum, Committed: c.now().UTC().Truncate(time.Second)}
 	if err := c.verify(ctx, r, name, &fr); err != nil {
+		if se := scratchError(err, name, "read scratch file"); se != nil {
+			return se
+		}
 		return err
 	}
-	if err := c.files.commit(ctx, r.ep, r.ev, kind, name, fr); err != nil {
+	if err := c.files.commit(ctx, r.ep, r.ev, r.kind, name, fr); err != nil {
 		return &StorageError{Op: "commit", Err: err}
 	}
 	committed = true
-	c.logger().Debug("cached", "module", r.mod, "version", r.ver, "kind", kind, "bytes", n)
+	c.logger().Debug("cached", "module", r.mod, "version", r.ver, "kind", r.kind, "bytes", n)
 	return nil
+}
+
+// scratchError returns err as a *StorageError if it is a failure of the
+// scratch file name itself (a full disk, say) rather than of the source
+// or the content, else nil. Such errors name a server path, which must
+// reach only the log.
+func scratchError(err error, name, op string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == name {
+		return &StorageError{Op: op, Err: pe}
+	}
+	return nil
+}
+
+// download writes r's file from src into dst and returns its size.
+func (c *Cache) download(ctx context.Context, src Source, r ref, dst *os.File) (int64, error) {
+	var data []byte
+	var err error
+	switch r.kind {
+	case KindZip:
+		return src.Zip(ctx, r.mod, r.ver, dst)
+	case KindMod:
+		data, err = src.GoMod(ctx, r.mod, r.ver)
+	default:
+		data, err = src.Info(ctx, r.mod, r.ver)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := dst.Write(data); err != nil {
+		return 0, &StorageError{Op: "write scratch file", Err: err}
+	}
+	return int64(len(data)), nil
+}
+
+// fileSHA256 returns the hex SHA-256 of f's content.
+func fileSHA256(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // verify checks the downloaded file at name and records what it learned
@@ -242,6 +246,8 @@ func (c *Cache) verifyFailed(err error, file string) {
 func resultOf(err error) string {
 	var ue *upstream.Error
 	switch {
+	case errors.Is(err, upstream.ErrTooLarge):
+		return "too_large"
 	case errors.Is(err, upstream.ErrNotFound):
 		return "not_found"
 	case errors.As(err, &ue) && ue.Timeout():
@@ -262,47 +268,42 @@ func (c *Cache) noteUpstream(err error) {
 // fetchMeta fetches a list, @latest or non-canonical .info (r.ver is the
 // query) from the source, sharing concurrent fetches.
 func (c *Cache) fetchMeta(ctx context.Context, r ref) ([]byte, error) {
-	var rel string
-	switch r.kind {
-	case KindList:
-		rel = r.ep + "/@v/list"
-	case KindLatest:
-		rel = r.ep + "/@latest"
-	default:
-		rel = r.ep + "/@v/" + r.ev + ".info"
+	key := metaKey(r.ep, string(r.kind))
+	if r.kind == KindInfo {
+		key = artifactKey(r.ep, r.ev, KindInfo)
 	}
 	fail := func(err error) error {
 		return &FetchError{Module: r.mod, Version: r.ver, Kind: r.kind, Err: err}
 	}
-	if c.negative.has(rel, c.now()) {
+	if c.negative.has(key, c.now()) {
 		return nil, fail(upstreamNotFound)
 	}
-	f := c.fetcherFor(r.mod)
-	if f == nil {
+	src := c.sourceFor(r.mod)
+	if src == nil {
 		return nil, fail(ErrNotCached)
 	}
-	v, err, _ := c.flights.Do(ctx, rel, func(ctx context.Context) (any, error) {
-		resp, err := f.Get(ctx, rel, upstream.Meta)
+	v, err, _ := c.flights.Do(ctx, key, func(ctx context.Context) (any, error) {
+		var data []byte
+		var err error
+		switch r.kind {
+		case KindList:
+			data, err = src.List(ctx, r.mod)
+		case KindLatest:
+			data, err = src.Latest(ctx, r.mod)
+		default:
+			data, err = src.Info(ctx, r.mod, r.ver)
+		}
 		c.noteUpstream(err)
 		if err != nil {
 			c.Metrics.upstreamResult(r.kind, resultOf(err))
 			return nil, err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxSize(r.kind)+1))
-		if err != nil {
-			c.Metrics.upstreamResult(r.kind, resultOf(err))
-			return nil, fmt.Errorf("download interrupted: %w", err)
-		}
-		if int64(len(data)) > maxSize(r.kind) {
-			return nil, fmt.Errorf("upstream answer larger than %d bytes", maxSize(r.kind))
 		}
 		c.Metrics.upstreamResult(r.kind, "ok")
 		return data, nil
 	})
 	if err != nil {
 		if ttl := c.notFoundTTL(); ttl > 0 && errors.Is(err, upstream.ErrNotFound) {
-			c.negative.add(rel, c.now().Add(ttl))
+			c.negative.add(key, c.now().Add(ttl))
 		}
 		return nil, fail(err)
 	}
@@ -312,29 +313,26 @@ func (c *Cache) fetchMeta(ctx context.Context, r ref) ([]byte, error) {
 // negativeCache remembers not-found answers briefly: the go command probes
 // every path prefix of a package's import path.
 type negativeCache struct {
-	mu sync.Mutex // protects m
-	m  map[string]time.Time
+	m *lru.Cache[string, time.Time] // key -> expiry
+}
+
+// maxNegative bounds the remembered not-found answers.
+const maxNegative = 100000
+
+func newNegativeCache() *negativeCache {
+	return &negativeCache{m: lru.New[string, time.Time](maxNegative)}
 }
 
 func (n *negativeCache) has(key string, now time.Time) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	exp, ok := n.m[key]
+	exp, ok := n.m.Get(key)
 	if ok && now.After(exp) {
-		delete(n.m, key)
+		n.m.Delete(key)
 		return false
 	}
 	return ok
 }
 
-func (n *negativeCache) add(key string, exp time.Time) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.m) > 100000 {
-		n.m = make(map[string]time.Time)
-	}
-	n.m[key] = exp
-}
+func (n *negativeCache) add(key string, exp time.Time) { n.m.Put(key, exp) }
 
 // versionsOf parses a list body into versions, ignoring junk lines.
 func versionsOf(body []byte) []string {

@@ -7,8 +7,9 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/modgate/modgate/internal/lru"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -28,28 +29,23 @@ type metaEntry struct {
 // metaCache holds list and @latest answers in memory; storage keeps them
 // across restarts so they can be served stale when the upstream is down.
 type metaCache struct {
-	mu      sync.RWMutex // protects entries
-	entries map[string]*metaEntry
+	entries *lru.Cache[string, *metaEntry]
 }
 
-// maxMetaEntries bounds the in-memory metadata; past it the map starts
-// over and entries reload from storage on demand.
+// maxMetaEntries bounds the in-memory metadata; entries evicted reload
+// from storage on demand.
 const maxMetaEntries = 200000
 
-func (m *metaCache) get(key string) *metaEntry {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.entries[key]
+func newMetaCache() *metaCache {
+	return &metaCache{entries: lru.New[string, *metaEntry](maxMetaEntries)}
 }
 
-func (m *metaCache) put(key string, e *metaEntry) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.entries) > maxMetaEntries {
-		m.entries = make(map[string]*metaEntry)
-	}
-	m.entries[key] = e
+func (m *metaCache) get(key string) *metaEntry {
+	e, _ := m.entries.Get(key)
+	return e
 }
+
+func (m *metaCache) put(key string, e *metaEntry) { m.entries.Put(key, e) }
 
 // List is a module's version list as the cache holds it.
 type List struct {
@@ -58,6 +54,12 @@ type List struct {
 	Versions []string
 	// Fetched is when the source last answered for it.
 	Fetched time.Time
+}
+
+// FreshFor returns how much longer an answer the source gave at fetched
+// is fresh (the list TTL less its age); zero or less means it is stale.
+func (c *Cache) FreshFor(fetched time.Time) time.Duration {
+	return c.listTTL() - c.now().Sub(fetched)
 }
 
 // List returns the module's @v/list: fresh from the cache, stale while a
@@ -169,10 +171,10 @@ func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*met
 		e = c.loadMeta(ctx, key, r.kind)
 	}
 	now := c.now()
-	if maxAge >= 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.fetcherFor(r.mod) != nil {
+	if maxAge >= 0 && e != nil && now.Sub(e.Fetched) >= maxAge && c.sourceFor(r.mod) != nil {
 		return c.refreshMeta(ctx, r, key)
 	}
-	if e != nil && (now.Sub(e.Fetched) < c.listTTL() || c.fetcherFor(r.mod) == nil) {
+	if e != nil && (now.Sub(e.Fetched) < c.listTTL() || c.sourceFor(r.mod) == nil) {
 		c.Metrics.cacheResult(r.kind, "hit")
 		return e, nil
 	}
@@ -188,6 +190,10 @@ func (c *Cache) metadata(ctx context.Context, r ref, maxAge time.Duration) (*met
 	return c.refreshMeta(ctx, r, key)
 }
 
+// maxMetaRecord bounds a stored metadata record when read back: a list
+// (16 MiB at most upstream) in JSON with its fetch times.
+const maxMetaRecord = 64 << 20
+
 func (c *Cache) loadMeta(ctx context.Context, key string, kind Kind) *metaEntry {
 	b, err := c.Store.Get(ctx, key)
 	if err != nil {
@@ -195,7 +201,7 @@ func (c *Cache) loadMeta(ctx context.Context, key string, kind Kind) *metaEntry 
 	}
 	defer b.Close()
 	var e metaEntry
-	if err := json.NewDecoder(io.LimitReader(b, maxList*2)).Decode(&e); err != nil {
+	if err := json.NewDecoder(io.LimitReader(b, maxMetaRecord)).Decode(&e); err != nil {
 		return nil
 	}
 	if kind == KindList {
@@ -372,7 +378,7 @@ func (c *Cache) ReadRecord(ctx context.Context, mod, name string) ([]byte, error
 		return nil, err
 	}
 	defer b.Close()
-	return io.ReadAll(io.LimitReader(b, maxList*4))
+	return io.ReadAll(io.LimitReader(b, maxMetaRecord))
 }
 
 // WriteRecord atomically replaces the module-level record name.

@@ -16,7 +16,7 @@ const readyWindow = 5 * time.Minute
 
 // readinessProbe is a module path that cannot exist (the .invalid TLD is
 // reserved), so probing it reveals nothing and costs the upstream little.
-const readinessProbe = "modgate-readiness.invalid/probe/@v/list"
+const readinessProbe = "modgate-readiness.invalid/probe"
 
 // Ready reports whether the cache can serve: storage is writable and an
 // upstream answered recently (any HTTP status counts as reachable).
@@ -35,10 +35,7 @@ func (c *Cache) Ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := c.Upstream.Get(ctx, readinessProbe, upstream.Meta)
-	if err == nil {
-		resp.Body.Close()
-	}
+	_, err := c.Upstream.List(ctx, readinessProbe)
 	var ue *upstream.Error
 	if err == nil || errors.As(err, &ue) && ue.Status != 0 && ue.Status < 500 {
 		c.lastUpOK.Store(c.now().UnixNano())

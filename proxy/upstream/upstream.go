@@ -71,9 +71,9 @@ func ParseList(list string) ([]Entry, error) {
 			switch u.Scheme {
 			case "http", "https", "file":
 			case "":
-				return nil, fmt.Errorf("upstream list: proxy URL %q has no scheme", u.Redacted())
+				return nil, fmt.Errorf("upstream list: proxy URL %q has no scheme", redact(elem))
 			default:
-				return nil, fmt.Errorf("upstream list: proxy URL %q: unsupported scheme %q", u.Redacted(), u.Scheme)
+				return nil, fmt.Errorf("upstream list: proxy URL %q: unsupported scheme %q", redact(elem), u.Scheme)
 			}
 			elem = strings.TrimSuffix(elem, "/")
 		}
@@ -151,9 +151,9 @@ type Client struct {
 	// MaxConcurrent bounds in-flight requests per upstream and class.
 	// Zero means 32.
 	MaxConcurrent int
-	// Retries is how many times a transient failure (5xx, connection
-	// error before the response) is retried. Zero means 2; negative
-	// means none.
+	// Retries is how many times a transient failure is retried per
+	// upstream: a 5xx, a connection error or timeout, and a reset,
+	// stalled or truncated body. Zero means 2; negative means none.
 	Retries int
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
@@ -221,8 +221,8 @@ func (c *Client) Check() []string {
 	return warnings
 }
 
-// Response is a successful upstream answer. The caller must close Body.
-type Response struct {
+// response is a successful upstream answer. The caller must close Body.
+type response struct {
 	Body io.ReadCloser
 	// Size is the Content-Length, or -1 when unknown.
 	Size int64
@@ -230,83 +230,7 @@ type Response struct {
 	URL string
 }
 
-// Get fetches the escaped protocol path rel (for example
-// "example.com/!a/@v/v1.0.0.zip" or "sumdb/name/latest") through the list.
-func (c *Client) Get(ctx context.Context, rel string, class Class) (*Response, error) {
-	c.init()
-	var last error
-	for i, e := range c.Entries {
-		switch e.URL {
-		case "off":
-			if last == nil {
-				last = ErrOff
-			}
-			return nil, last
-		case "direct":
-			if last == nil {
-				last = &Error{URL: "direct", Status: http.StatusNotFound, Err: errors.New("direct is not supported by modgate")}
-			}
-			return nil, last
-		}
-		resp, err := c.getEntry(ctx, i, rel, class)
-		if err == nil {
-			return resp, nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		var ue *Error
-		if errors.As(err, &ue) && ue.NotFound() || e.FallbackOnError {
-			continue
-		}
-		return nil, err
-	}
-	return nil, last
-}
-
-func (c *Client) getEntry(ctx context.Context, i int, rel string, class Class) (*Response, error) {
-	base := c.Entries[i].URL
-	if strings.HasPrefix(base, "file:") {
-		return getFile(base, rel)
-	}
-	sem := c.sems[i][class]
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, &Error{URL: redact(base + "/" + rel), Err: ctx.Err()}
-	}
-	release := func() { <-sem }
-	retries := c.Retries
-	if retries == 0 {
-		retries = 2
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		var resp *Response
-		resp, err = c.do(ctx, base+"/"+rel, class, release)
-		if err == nil {
-			return resp, nil
-		}
-		var ue *Error
-		transient := errors.As(err, &ue) && (ue.Status >= 500 || ue.Status == 0 && !ue.Timeout())
-		if !transient || attempt >= retries || ctx.Err() != nil {
-			break
-		}
-		backoff := time.Duration(50<<(2*attempt)) * time.Millisecond // 50ms, 200ms, 800ms
-		c.logger().Warn("upstream fetch failed, retrying", "url", ue.URL, "err", err, "attempt", attempt+1, "backoff", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			release()
-			return nil, &Error{URL: redact(base + "/" + rel), Err: ctx.Err()}
-		}
-	}
-	release()
-	return nil, err
-}
-
-func (c *Client) do(ctx context.Context, rawURL string, class Class, release func()) (*Response, error) {
+func (c *Client) do(ctx context.Context, rawURL string, class Class, release func()) (*response, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	if class == Meta {
 		var c2 context.CancelFunc
@@ -314,7 +238,7 @@ func (c *Client) do(ctx context.Context, rawURL string, class Class, release fun
 		prev := cancel
 		cancel = func() { c2(); prev() }
 	}
-	fail := func(status int, body string, err error) (*Response, error) {
+	fail := func(status int, body string, err error) (*response, error) {
 		cancel()
 		return nil, &Error{URL: redact(rawURL), Status: status, Body: body, Err: err}
 	}
@@ -340,7 +264,7 @@ func (c *Client) do(ctx context.Context, rawURL string, class Class, release fun
 	}
 	body := &idleBody{rc: resp.Body, cancel: cancel, release: release, url: redact(rawURL), timeout: c.idle()}
 	body.timer = time.AfterFunc(body.timeout, body.expire)
-	return &Response{Body: body, Size: resp.ContentLength, URL: redact(rawURL)}, nil
+	return &response{Body: body, Size: resp.ContentLength, URL: redact(rawURL)}, nil
 }
 
 // idleBody aborts the request when no data arrives for the idle timeout,
@@ -396,7 +320,7 @@ func (b *idleBody) Close() error {
 	return err
 }
 
-func getFile(base, rel string) (*Response, error) {
+func getFile(base, rel string) (*response, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, &Error{URL: base, Err: err}
@@ -414,16 +338,21 @@ func getFile(base, rel string) (*Response, error) {
 		f.Close()
 		return nil, &Error{URL: base + "/" + rel, Status: http.StatusNotFound}
 	}
-	return &Response{Body: f, Size: fi.Size(), URL: base + "/" + rel}, nil
+	return &response{Body: f, Size: fi.Size(), URL: base + "/" + rel}, nil
 }
 
 // redact removes credentials from a URL so it can be logged and shown.
+// The whole user information goes, not only a password: tokens are often
+// given as the user name.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	return u.Redacted()
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	return u.String()
 }
 
 // Redact removes credentials from a URL so it can be logged and shown.

@@ -90,31 +90,25 @@ func TestFallThrough(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &Client{Entries: entries, Retries: -1}
-			resp, err := c.Get(context.Background(), "example.com/a/@v/list", Meta)
+			b, err := c.FetchBytes(context.Background(), "example.com/a/@v/list", Meta, 1<<10)
 			if tt.wantBody != "" {
-				if err != nil {
-					t.Fatalf("Get = %v, want %q", err, tt.wantBody)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if string(b) != tt.wantBody {
-					t.Errorf("body = %q, want %q", b, tt.wantBody)
+				if err != nil || string(b) != tt.wantBody {
+					t.Fatalf("FetchBytes = %q, %v; want %q", b, err, tt.wantBody)
 				}
 				return
 			}
 			if err == nil {
-				resp.Body.Close()
-				t.Fatal("Get succeeded, want an error")
+				t.Fatal("FetchBytes succeeded, want an error")
 			}
 			if tt.list == "off" {
 				if !errors.Is(err, ErrOff) {
-					t.Errorf("Get = %v, want ErrOff", err)
+					t.Errorf("FetchBytes = %v, want ErrOff", err)
 				}
 				return
 			}
 			var ue *Error
 			if !errors.As(err, &ue) || ue.Status != tt.wantStatus || errors.Is(err, ErrNotFound) != tt.notFound {
-				t.Errorf("Get = %v, want status %d, not-found %v", err, tt.wantStatus, tt.notFound)
+				t.Errorf("FetchBytes = %v, want status %d, not-found %v", err, tt.wantStatus, tt.notFound)
 			}
 		})
 	}
@@ -123,61 +117,138 @@ func TestFallThrough(t *testing.T) {
 	}
 }
 
-func TestRetriesTransientFailures(t *testing.T) {
-	var n atomic.Int32
+// fault is how a faultServer spoils one answer.
+type fault func(w http.ResponseWriter, r *http.Request)
+
+var (
+	fault503 fault = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }
+	// resetBeforeHeaders closes the connection without an answer.
+	resetBeforeHeaders fault = func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}
+	// resetAfterHeaders announces the whole body, sends a part and
+	// closes the connection.
+	resetAfterHeaders fault = func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, _ := w.(http.Hijacker).Hijack()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nv1.0.0\n")
+		buf.Flush()
+		conn.Close()
+	}
+	// chunkedCut ends a chunked body without its final chunk.
+	chunkedCut fault = func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, _ := w.(http.Hijacker).Hijack()
+		buf.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nv1.0.0\n\r\n")
+		buf.Flush()
+		conn.Close()
+	}
+	// stallAfterHeaders sends part of the body, then nothing.
+	stallAfterHeaders fault = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("v1.0.0\n"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}
+	// hangBeforeHeaders never answers.
+	hangBeforeHeaders fault = func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+)
+
+// faultServer spoils the first n answers with f, then answers body.
+func faultServer(t *testing.T, f fault, n int32, body string) (*httptest.Server, *atomic.Int32) {
+	var count atomic.Int32
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) < 3 {
-			w.WriteHeader(503)
+		if count.Add(1) <= n {
+			f(w, r)
 			return
 		}
-		io.WriteString(w, "ok")
+		io.WriteString(w, body)
 	}))
-	defer s.Close()
-	c := &Client{Entries: []Entry{{URL: s.URL}}, Retries: 2}
-	resp, err := c.Get(context.Background(), "x/@v/list", Meta)
-	if err != nil {
-		t.Fatalf("Get after two 503s = %v, want success on the third try", err)
+	t.Cleanup(s.Close)
+	return s, &count
+}
+
+// TestRetries checks that every failure short of an answer is retried,
+// before or after the headers, and that answers are not.
+func TestRetries(t *testing.T) {
+	const body = "v1.0.0\nv1.1.0\n"
+	tests := []struct {
+		name      string
+		fault     fault
+		faults    int32
+		limit     int64
+		wantCalls int32
+		wantErr   error // nil: success with body
+	}{
+		{"503 twice", fault503, 2, 1 << 10, 3, nil},
+		{"reset before headers", resetBeforeHeaders, 1, 1 << 10, 2, nil},
+		{"reset after headers", resetAfterHeaders, 1, 1 << 10, 2, nil},
+		{"chunked body cut", chunkedCut, 1, 1 << 10, 2, nil},
+		{"stall after headers", stallAfterHeaders, 1, 1 << 10, 2, nil},
+		{"hang before headers", hangBeforeHeaders, 1, 1 << 10, 2, nil},
+		{"503 beyond the retries", fault503, 3, 1 << 10, 3, errAny},
+		{"404 is an answer", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }, 1, 1 << 10, 1, ErrNotFound},
+		{"too large is not retried", nil, 0, 4, 1, ErrTooLarge},
 	}
-	resp.Body.Close()
-	if n.Load() != 3 {
-		t.Errorf("requests = %d, want 3", n.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, calls := faultServer(t, tt.fault, tt.faults, body)
+			c := &Client{Entries: []Entry{{URL: s.URL}}, Retries: 2, Timeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
+			got, err := c.FetchBytes(context.Background(), "example.com/a/@v/list", Meta, tt.limit)
+			switch {
+			case tt.wantErr == nil && (err != nil || string(got) != body):
+				t.Errorf("FetchBytes = %q, %v; want %q", got, err, body)
+			case tt.wantErr == errAny && err == nil:
+				t.Errorf("FetchBytes succeeded, want an error")
+			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+				t.Errorf("FetchBytes = %v, want %v", err, tt.wantErr)
+			}
+			if n := calls.Load(); n != tt.wantCalls {
+				t.Errorf("requests = %d, want %d", n, tt.wantCalls)
+			}
+		})
 	}
 }
 
-func TestTimeoutsAndIdleBodies(t *testing.T) {
-	release := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "hang") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Header().Set("Content-Length", "100")
-		w.Write([]byte("partial"))
-		w.(http.Flusher).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer s.Close()
-	defer close(release)
-	c := &Client{Entries: []Entry{{URL: s.URL}}, Timeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond, Retries: -1}
-	_, err := c.Get(context.Background(), "hang", Meta)
-	var ue *Error
-	if !errors.As(err, &ue) || !ue.Timeout() {
-		t.Errorf("hanging upstream: Get = %v, want a timeout", err)
-	}
-	resp, err := c.Get(context.Background(), "stall", Zip)
+var errAny = errors.New("any error")
+
+// TestZipRetryStartsOver checks that a retried zip download leaves only
+// the complete answer in the file, not the failed attempt's bytes.
+func TestZipRetryStartsOver(t *testing.T) {
+	s, _ := faultServer(t, resetAfterHeaders, 1, "PK-complete")
+	c := &Client{Entries: []Entry{{URL: s.URL}}}
+	f, err := os.Create(filepath.Join(t.TempDir(), "z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !errors.As(err, &ue) || !ue.Timeout() {
-		t.Errorf("stalled body: read = %v, want an idle timeout", err)
+	defer f.Close()
+	n, err := c.Zip(context.Background(), "example.com/a", "v1.0.0", f)
+	if err != nil || n != int64(len("PK-complete")) {
+		t.Fatalf("Zip = %d, %v", n, err)
+	}
+	got, _ := os.ReadFile(f.Name())
+	if string(got) != "PK-complete" {
+		t.Errorf("file = %q, want only the complete answer", got)
+	}
+}
+
+// TestRetriesWithinDeadline checks that retries stop at the caller's
+// deadline rather than running their full course.
+func TestRetriesWithinDeadline(t *testing.T) {
+	s, calls := faultServer(t, fault503, 100, "")
+	c := &Client{Entries: []Entry{{URL: s.URL}}, Retries: 5}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.FetchBytes(ctx, "x/@v/list", Meta, 1<<10)
+	if err == nil {
+		t.Fatal("FetchBytes succeeded against a failing upstream")
+	}
+	// Backoffs are 50ms, 200ms, ...: the deadline ends the second wait.
+	if n := calls.Load(); n != 2 {
+		t.Errorf("requests = %d, want 2 within the deadline", n)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("FetchBytes took %v, want it to stop at the 120ms deadline", d)
 	}
 }
 
@@ -185,9 +256,24 @@ func TestCredentialsRedacted(t *testing.T) {
 	s, _ := statusServer(t, 500, "boom")
 	u := strings.Replace(s.URL, "http://", "http://user:hunter2@", 1)
 	c := &Client{Entries: []Entry{{URL: u}}, Retries: -1}
-	_, err := c.Get(context.Background(), "x/@v/list", Meta)
+	_, err := c.FetchBytes(context.Background(), "x/@v/list", Meta, 1<<10)
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v leaks the password", err)
+	}
+}
+
+// TestRedactKeepsPath checks that redaction hides only credentials: a
+// checksum database lookup keeps its module@version.
+func TestRedactKeepsPath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://sum.example/lookup/example.com/a@v0.3.1", "https://sum.example/lookup/example.com/a@v0.3.1"},
+		{"https://u:secret@proxy.example/x/@v/list", "https://xxxxx@proxy.example/x/@v/list"},
+		{"https://token@proxy.example/lookup/m@v1.0.0", "https://xxxxx@proxy.example/lookup/m@v1.0.0"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -196,16 +282,28 @@ func TestFileUpstream(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "example.com", "a", "@v"), 0o755)
 	os.WriteFile(filepath.Join(dir, "example.com", "a", "@v", "list"), []byte("v1.0.0\n"), 0o644)
 	c := &Client{Entries: []Entry{{URL: "file://" + dir}}}
-	resp, err := c.Get(context.Background(), "example.com/a/@v/list", Meta)
-	if err != nil {
-		t.Fatal(err)
+	b, err := c.List(context.Background(), "example.com/a")
+	if err != nil || string(b) != "v1.0.0\n" {
+		t.Errorf("file upstream List = %q, %v", b, err)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "v1.0.0\n" {
-		t.Errorf("file upstream body = %q", b)
-	}
-	if _, err := c.Get(context.Background(), "example.com/b/@v/list", Meta); !errors.Is(err, ErrNotFound) {
+	if _, err := c.List(context.Background(), "example.com/b"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing file = %v, want not found", err)
+	}
+}
+
+// TestFailuresReleaseSlots checks that failed fetches give their
+// concurrency slot back: more failures than slots must not block.
+func TestFailuresReleaseSlots(t *testing.T) {
+	missing, _ := statusServer(t, 404, "not here")
+	broken, _ := statusServer(t, 503, "down")
+	for _, s := range []*httptest.Server{missing, broken} {
+		c := &Client{Entries: []Entry{{URL: s.URL}}, MaxConcurrent: 2, Retries: -1}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for i := range 10 {
+			if _, err := c.List(ctx, "example.com/a"); err == nil || ctx.Err() != nil {
+				t.Fatalf("fetch %d from %s: %v (context: %v); a slot leaked", i, s.URL, err, ctx.Err())
+			}
+		}
+		cancel()
 	}
 }

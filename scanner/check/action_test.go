@@ -114,12 +114,13 @@ var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 func TestActionlint(t *testing.T) {
 	bin := findActionlint(t)
 	root := repoRoot(t)
-	doc, err := os.ReadFile(filepath.Join(root, "README.md"))
+	const page = "docs/check.md"
+	doc, err := os.ReadFile(filepath.Join(root, page))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The "Use in CI" section's first two yaml blocks are the workflow
-	// and the dependency-graph job.
+	// The page's first yaml block using the action is the workflow; the
+	// next one is the dependency-graph job.
 	all := yamlBlock.FindAllStringSubmatch(string(doc), -1)
 	var blocks [][]string
 	for i, b := range all {
@@ -129,7 +130,7 @@ func TestActionlint(t *testing.T) {
 		}
 	}
 	if len(blocks) < 2 {
-		t.Fatalf("README.md has no workflow using modgate/modgate@v1 followed by the dependency-graph job")
+		t.Fatalf("%s has no workflow using modgate/modgate@v1 followed by the dependency-graph job", page)
 	}
 	act, err := os.ReadFile(filepath.Join(root, "action.yml"))
 	if err != nil {

@@ -30,8 +30,9 @@ type Source struct {
 	Err error
 	// InfoErr, when set, is returned by Time (an .info outage).
 	InfoErr error
-	// Lists counts List calls; Times counts Time calls (.info fetches).
-	Lists, Times atomic.Int32
+	// Lists counts List calls, Latests Latest calls and Times Time
+	// calls (.info fetches).
+	Lists, Latests, Times atomic.Int32
 
 	mu      sync.Mutex // protects the fields below
 	mods    map[string]*module
@@ -163,6 +164,7 @@ func (s *Source) Refresh(ctx context.Context, path string, _ time.Duration) (*mo
 
 // Latest implements facts.Source.
 func (s *Source) Latest(_ context.Context, path string) (modcache.Info, []byte, error) {
+	s.Latests.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.mods[path]

@@ -9,22 +9,31 @@
 package modpath
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/modgate/modgate/internal/lru"
 )
 
-// maxRemembered bounds the memory of checked paths; past it the set
-// starts over (entries are cheap to recompute).
+// maxRemembered bounds the memory of checked paths (evicted ones are
+// cheap to check again).
 const maxRemembered = 100000
 
 // Checks remembers module paths that passed module.CheckPath. The zero
 // value is ready to use and safe for concurrent use.
 type Checks struct {
-	mu sync.RWMutex // protects ok
-	ok map[string]struct{}
+	once sync.Once
+	ok   *lru.Cache[string, struct{}]
+}
+
+func (c *Checks) init() {
+	c.once.Do(func() { c.ok = lru.New[string, struct{}](maxRemembered) })
 }
 
 // Plain reports whether s, an escaped path or version, is its own
@@ -44,21 +53,14 @@ func (c *Checks) EscapePath(mod string) (string, error) {
 	if !Plain(mod) {
 		return module.EscapePath(mod)
 	}
-	c.mu.RLock()
-	_, ok := c.ok[mod]
-	c.mu.RUnlock()
-	if ok {
+	c.init()
+	if _, ok := c.ok.Get(mod); ok {
 		return mod, nil
 	}
 	if err := module.CheckPath(mod); err != nil {
 		return "", err
 	}
-	c.mu.Lock()
-	if c.ok == nil || len(c.ok) > maxRemembered {
-		c.ok = make(map[string]struct{})
-	}
-	c.ok[mod] = struct{}{}
-	c.mu.Unlock()
+	c.ok.Put(mod, struct{}{})
 	return mod, nil
 }
 
@@ -94,14 +96,46 @@ func UnescapeVersion(esc string) (string, error) {
 	return module.UnescapeVersion(esc)
 }
 
+// Storage names are built from escaped paths and versions, so their
+// lengths are bounded by what file systems allow in one name (255 bytes),
+// less room for the longest suffix (".commit"). The go command has no
+// such bound, but no real module comes near it.
+const (
+	MaxElem    = 240 // bytes in one escaped path element
+	MaxVersion = 240 // bytes in an escaped version
+)
+
+// ErrTooLong is wrapped by errors for paths or versions over the bounds.
+var ErrTooLong = errors.New("too long")
+
+// CheckLengths checks an escaped path and version against the bounds.
+func CheckLengths(escPath, escVersion string) error {
+	if len(escVersion) > MaxVersion {
+		return fmt.Errorf("version %w: %d bytes escaped, at most %d", ErrTooLong, len(escVersion), MaxVersion)
+	}
+	for len(escPath) > MaxElem {
+		elem, rest, _ := strings.Cut(escPath, "/")
+		if len(elem) > MaxElem {
+			return fmt.Errorf("module path element %w: %d bytes escaped, at most %d", ErrTooLong, len(elem), MaxElem)
+		}
+		escPath = rest
+	}
+	return nil
+}
+
 // Escape returns the escaped forms of a module path and an optional
-// version.
+// version, which must be within the length bounds.
 func (c *Checks) Escape(mod, version string) (escPath, escVersion string, err error) {
 	if escPath, err = c.EscapePath(mod); err != nil {
 		return "", "", err
 	}
 	if version != "" {
-		escVersion, err = EscapeVersion(version)
+		if escVersion, err = EscapeVersion(version); err != nil {
+			return "", "", err
+		}
 	}
-	return escPath, escVersion, err
+	if err := CheckLengths(escPath, escVersion); err != nil {
+		return "", "", err
+	}
+	return escPath, escVersion, nil
 }
