@@ -387,8 +387,14 @@ func (w *Window) Open(t time.Time) bool {
 // validates it. It reports every problem at once, each as
 // ".github/modgate.yaml:line: field: message", sorted by line.
 func ParseRepoConfig(data []byte) (*RepoConfig, error) {
+	return ParseRepoConfigFile(RepoConfigPath, data)
+}
+
+// ParseRepoConfigFile is [ParseRepoConfig] for a file read from name,
+// which its problems are located in.
+func ParseRepoConfigFile(name string, data []byte) (*RepoConfig, error) {
 	var c RepoConfig
-	doc, err := yamlconf.Decode(RepoConfigPath, data, &c)
+	doc, err := yamlconf.Decode(name, data, &c)
 	if doc == nil {
 		return nil, err // syntax: nothing decoded
 	}
