@@ -35,4 +35,11 @@ func TestSampleConfigs(t *testing.T) {
 	if got, err := title(&merged, g); err != nil || got != "build(deps): bump cloud group" {
 		t.Errorf("title = %q, %v", got, err)
 	}
+	// The repository's automerge section replaces the defaults'.
+	if len(merged.Automerge.Rules) != 2 || merged.Automerge.RequiredChecks[0] != "ci/test" || !boolOr(merged.Toolchain, false) {
+		t.Errorf("merged automerge/toolchain = %+v", merged)
+	}
+	if len(cfg.Defaults.Automerge.Rules) != 2 || cfg.Defaults.Automerge.Rules[1].Match[0] != "golang.org/x/..." {
+		t.Errorf("default automerge = %+v", cfg.Defaults.Automerge)
+	}
 }
