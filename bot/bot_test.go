@@ -121,13 +121,17 @@ func TestLifecycle(t *testing.T) {
 	mustContain(t, "rebased branch", e.git.Show(t, "acme", "svc", "modgate/non-major", "README.md"), "svc")
 
 	// Run 4: the non-major pull request is closed without merging; its
-	// versions are not proposed again.
+	// versions (and older ones: hello v1.1.0) are not proposed again, and
+	// its branch, holding only the bot's commit, is deleted.
 	e.gh.ClosePull("acme", "svc", nm.Number)
 	e.gh.ResetCalls()
 	e.run(b)
 	pulls = e.gh.Pulls("acme", "svc")
 	if len(pulls) != 2 {
 		t.Errorf("run 4: %d pull requests, want 2 (nothing reopened)", len(pulls))
+	}
+	if ref := e.git.Ref(t, "acme", "svc", "modgate/non-major"); ref != "" {
+		t.Errorf("run 4: the closed pull request's branch was kept")
 	}
 	dash = dashboardOf(e, "acme", "svc")
 	mustContain(t, "dashboard after close", dash.Body, "## Ignored",

@@ -245,6 +245,11 @@ func TestGroupingAndIgnore(t *testing.T) {
 	if got := strings.Join(names, " "); got != "cloud.example-ec2=1 cloud=1 non-major=2 a.example-x-v2=1" {
 		t.Errorf("groups = %s", got)
 	}
+	grouped := &RepoConfig{Security: SecurityConfig{Grouped: boolPtr(true)}}
+	gs = grouping([]candidate{c("cloud.example/ec2", "cloud.example/ec2", typePatch, true), c("b.example/y", "b.example/y", typePatch, false)}, grouped)
+	if len(gs) != 1 || gs[0].Name != defaultGroup || !gs[0].Security || len(gs[0].Updates) != 2 {
+		t.Errorf("grouped security fix: %+v, want one non-major security group", gs)
+	}
 	ig := &RepoConfig{Ignore: []IgnoreRule{{Module: "example.com/m", Versions: []string{"v1.4"}}, {Module: "example.com/*", Types: []string{"major"}}}}
 	for _, tt := range []struct {
 		p, v, typ string

@@ -102,6 +102,12 @@ func TestLimitsAndSchedule(t *testing.T) {
 	if got := heads("open"); len(got) != 1 {
 		t.Errorf("open after second run: %v, want still 1", got)
 	}
+	// Ticking a pending update's box opens it despite the limit.
+	e.tick("acme", "open", boxCreate, "modgate/non-major")
+	e.run(b)
+	if got := heads("open"); !slices.Equal(got, []string{"modgate/example.com-vulnlib", "modgate/non-major"}) {
+		t.Errorf("open after ticking create: %v", got)
+	}
 }
 
 func TestInvalidRepoConfigOnDashboard(t *testing.T) {
