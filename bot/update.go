@@ -79,7 +79,7 @@ func (b *Bot) handleGroup(ctx context.Context, st *repoState, g *group, pc *pass
 	}
 	if has {
 		st.keep[branch] = true
-		b.propose1(st, g)
+		markProposed(st, g)
 		if !rebase {
 			off, err := b.handsOff(ctx, st, existing, em, hasMeta)
 			if err != nil {
@@ -147,7 +147,7 @@ func (b *Bot) handleGroup(ctx context.Context, st *repoState, g *group, pc *pass
 	}
 	st.report.Actions = append(st.report.Actions, act)
 	st.keep[branch] = true
-	b.propose1(st, g)
+	markProposed(st, g)
 	if has {
 		for i := range st.open {
 			if st.open[i].Number == act.Number {
@@ -166,8 +166,8 @@ func (b *Bot) handleGroup(ctx context.Context, st *repoState, g *group, pc *pass
 	return true
 }
 
-// propose1 records that g's branch proposes its modules.
-func (b *Bot) propose1(st *repoState, g *group) {
+// markProposed records that g's branch proposes its modules.
+func markProposed(st *repoState, g *group) {
 	for _, c := range g.Updates {
 		st.proposed[c.Path] = g.branch()
 		st.proposed[c.NewPath] = g.branch()
